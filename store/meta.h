@@ -95,6 +95,9 @@ int meta_misc_put_u64(struct meta_txn *t, const char *key, uint64_t v);
  * time (the first caller commits for everyone waiting), and returns once
  * that txn is durable. Also raises "seq" to the largest version given. */
 int meta_obj_commit(struct meta *m, const struct meta_obj *objs, size_t n);
+/* Added by store-low: number of write txns meta_obj_commit has committed
+ * so far (fewer than calls when commits were shared); for stats and tests. */
+uint64_t meta_obj_commit_txns(struct meta *m);
 
 /* msgpack codecs, exposed for the unit tests and the corpus replay. */
 int meta_vdi_encode(const struct meta_vdi *v, void **buf, size_t *len);   /* *buf malloc'd */
