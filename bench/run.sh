@@ -2,7 +2,8 @@
 # run.sh BUILDDIR: start a sheepnode on a free loopback port with its data
 # in a fresh temp dir under /var/tmp (a disk, not tmpfs), run bench_node
 # against it and a plain file in the same directory, stop the node.
-# Keeps to about a minute; prints every command it runs.
+# Then runs the tree's other bench/bench_* programs. Keeps to about a
+# minute; prints every command it runs.
 set -u
 B=${1:-build/release}
 NODE="$B/sheepnode"
@@ -16,15 +17,17 @@ done
 
 T=$(mktemp -d "${BENCH_TMPDIR:-/var/tmp}/sm-bench.XXXXXX") || exit 1
 pid=
-cleanup() {
+stop_node() { # SIGTERM our node (by pid), SIGKILL after 10 s
 	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
 		kill -TERM "$pid"
 		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 		kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
 		wait "$pid" 2>/dev/null
+		echo "node: stopped (exit $?)"
 	fi
-	rm -rf "$T"
+	pid=
 }
+cleanup() { stop_node; rm -rf "$T"; }
 trap cleanup EXIT INT TERM
 
 # a free port: nothing answers on it now
@@ -51,4 +54,13 @@ done
 	--seconds "$SECONDS_PER_PHASE" --qd "$QD"
 rc=$?
 [ $rc = 0 ] || { echo "---- node log"; tail -20 "$T/node.log"; }
+stop_node
+
+# the other benchmarks of the tree (standalone, no node needed)
+for b in "$B"/bench/bench_*; do
+	case "$b" in *.o|*.d|*/bench_node) continue;; esac
+	[ -x "$b" ] || continue
+	echo "== $b"
+	timeout 120 "$b" || { echo "bench: $b failed"; rc=1; }
+done
 exit $rc

@@ -197,7 +197,10 @@ void epoch_state_digest(const struct epoch_state *s, uint8_t out[EPOCH_DIGEST_LE
 /*
  * Invariant (kept by using only these calls): state = join of every event
  * counted in vec.  Then vec_a <= vec_b implies state_a <= state_b, and equal
- * vectors imply equal states and rings.
+ * vectors imply equal states and rings.  A decoded peer epoch may break it
+ * (bug, corruption): merge is still a join, so nodes still converge, and the
+ * digest covers the state, so the difference is still seen; only
+ * compare()'s "equal vectors, equal rings" would not hold for it.
  */
 struct epoch {
 	struct epoch_state state;
@@ -240,8 +243,9 @@ void epoch_digest(const struct epoch *e, uint8_t out[EPOCH_DIGEST_LEN]);
 /*
  * Wire and storage form (msgpack, canonical: equal epochs, equal bytes):
  *   [ EPOCH_FORMAT,
- *     { bin16 id: [version, state, weight, zone], ... },   ids ascending
- *     { bin16 id: counter, ... } ]                          ids ascending, counters > 0
+ *     { id: [version, state, weight, zone], ... },   ids ascending
+ *     { id: counter, ... } ]                          ids ascending, counters > 0
+ * where id is a msgpack bin of exactly 16 bytes (written as bin 8).
  * encode: 0 and *len (<= epoch_encoded_max()), or -ENOSPC if cap is short.
  * decode: 0 and *e replaced, or EPOCH_E_* / -ENOMEM with *e unchanged and
  * *err_off (may be NULL) = byte offset where decoding stopped.  Every field

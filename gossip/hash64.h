@@ -11,11 +11,13 @@
  * are not secret and nobody can pick node ids to attack the ring that could
  * not simply announce a large weight, so a keyed PRF buys nothing; XXH64 is
  * a published, widely reimplemented algorithm with good avalanche, has no
- * library dependency and was ~3x faster on 20-byte inputs in bench_ring
- * (see gossip/RING.md for the figures).
+ * library dependency and was ~3x faster on the 20-byte vnode input in
+ * bench_ring (4.6 ns vs 15.2 ns; gossip/RING.md).
  *
- * Written from the published XXH64 description (primes, round, merge,
- * avalanche); checked against its reference vectors in tests/unit/test_ring.c.
+ * Written from the published XXH64 specification (primes, round, merge,
+ * avalanche), not copied from xxHash's code; checked against the reference
+ * sanity vectors in tests/unit/test_ring.c, and once against Debian's
+ * libxxhash 0.8.1 for every length 0..299 with two seeds (identical).
  */
 #ifndef SHEEPMESH_GOSSIP_HASH64_H
 #define SHEEPMESH_GOSSIP_HASH64_H

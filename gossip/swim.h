@@ -12,6 +12,19 @@
  * nonce must be random, which would break determinism here).  Design
  * notes, formulas and the transport choices: gossip/SWIM.md.
  *
+ * What goes out: per period one PING (+ PING-REQs to indirect_k members if
+ * it times out); ACKs/NACKs for others; GOSSIP to gossip_fanout members
+ * every gossip_interval_ms while updates wait; a direct PING to each
+ * suspect every min-suspicion/2; push-pull chunks every
+ * pushpull_interval_ms (scaled) and on swim_join().  Every body is at most
+ * cfg.packet_max bytes.
+ *
+ * Adapter duties: persist the self incarnation (swim_member_at(s, 0)) and
+ * pass it back in cfg.incarnation; pass a seq_base that grows across
+ * restarts (e.g. CLOCK_REALTIME in microseconds); call swim_tick() at the
+ * returned deadline and after anything that may have queued work (a
+ * deadline in the past means "now").
+ *
  * Callbacks run synchronously inside swim_* calls; they must not call back
  * into the same struct swim (copy what they need).  A `struct swim_member *`
  * passed to a callback is valid only during the callback.
@@ -91,14 +104,16 @@ void swim_config_local(struct swim_config *cfg);
 
 /*
  * Create a node that knows only itself.  id, gossip and data must be set;
- * zero timers take the LAN default.  0, -EINVAL (bad config), -ENOMEM.
+ * zero timers take the LAN default; incarnation and seq_base at most 2^62.
+ * 0, -EINVAL (bad config), -ENOMEM.
  */
 int swim_new(struct swim **out, const struct swim_config *cfg, const struct swim_env *env,
              uint64_t now);
 void swim_free(struct swim *s);
 
 /*
- * One received, already unsealed body from `from`.  Returns 0 if accepted,
+ * One received, already unsealed body from `from` (the datagram's source,
+ * where replies go; never NULL).  Returns 0 if accepted,
  * or the drop reason (WIRE_E_*, SWIM_DROP_*), always counted in stats;
  * a dropped packet changes nothing else.
  */
@@ -108,8 +123,11 @@ void swim_free(struct swim *s);
 #define SWIM_DROP_MISDIRECT  (-5104)
 int swim_on_packet(struct swim *s, const struct swim_addr *from, const uint8_t *buf, size_t len,
                    uint64_t now);
+/* Message for a SWIM_DROP_*, WIRE_E_* or -errno code; never NULL. */
+const char *swim_strerror(int code);
 
-/* Run everything due at `now`; returns the next deadline (ms, > now). */
+/* Run everything due at `now`; returns the next deadline (ms, > now;
+ * UINT64_MAX if nothing is pending). */
 uint64_t swim_tick(struct swim *s, uint64_t now);
 uint64_t swim_next_deadline(const struct swim *s);
 
@@ -122,7 +140,8 @@ int swim_join(struct swim *s, const struct swim_addr *seeds, size_t n, uint64_t 
  * periods so acks carry the news, then swim_free(). */
 int swim_leave(struct swim *s, uint64_t now);
 
-/* New metadata (e.g. weight, generation): new incarnation, gossiped. */
+/* New metadata (e.g. weight, generation): new incarnation, gossiped.
+ * 0, -EINVAL after swim_leave, -EOVERFLOW if the incarnation is exhausted. */
 int swim_set_meta(struct swim *s, const struct swim_meta *meta, uint64_t now);
 
 /* Members (index 0 is self), valid until the next swim_* call that changes them. */

@@ -1,13 +1,17 @@
 /*
- * gossip/swim_int.h: internals shared by swim.c (failure detection, merge
- * rules) and swim_dissem.c (piggyback queue, push-pull).  Not a contract.
+ * gossip/swim_int.h: internals shared by swim.c (receive, lifecycle),
+ * swim_probe.c (failure detection, timers), swim_merge.c (merge rules,
+ * suspicion) and swim_dissem.c (piggyback queue, push-pull).  Not a contract.
  */
 #ifndef SHEEPMESH_GOSSIP_SWIM_INT_H
 #define SHEEPMESH_GOSSIP_SWIM_INT_H
 
+#include <string.h>
+
 #include "gossip/swim.h"
 
 #define SWIM_RELAY_MAX 32              /* concurrent ping-req relays we serve */
+#define SWIM_DEAD_RETRY_MS (15 * 60 * 1000)   /* push-pull may pick a member this long after its death */
 
 /* One pending piggyback: the record sent is rebuilt from the table at send
  * time, so a newer change of the same member simply replaces it. */
@@ -16,6 +20,12 @@ struct swim_bcast {
 	uint32_t transmits;
 	uint64_t order;                /* enqueue sequence: larger = fresher */
 	uint8_t  from[SWIM_ID_LEN];    /* suspecter/declarer for short records */
+};
+
+/* Per-member state the wire never sees. */
+struct swim_aux {
+	uint32_t pp_seen;              /* last push-pull exchange id answered */
+	uint32_t bq_slot;              /* 1 + index in the piggyback queue, 0 = not queued */
 };
 
 struct swim_suspicion {
@@ -76,9 +86,8 @@ struct swim {
 
 	struct swim_relay    relays[SWIM_RELAY_MAX];
 
-	/* pushpull answered per member: last exchange id, parallel to t.m */
-	uint32_t            *pp_seen;
-	uint32_t             cap_pp_seen;
+	struct swim_aux     *aux;      /* parallel to t.m, grown before t.m */
+	uint32_t             cap_aux;
 
 	struct swim_stats    stats;
 	struct wire_update  *scratch;  /* WIRE_MAX_UPDATES, for decode and encode */
@@ -87,12 +96,48 @@ struct swim {
 	uint8_t             *txbuf;    /* packet_max bytes */
 };
 
+static inline int swim__id_eq(const uint8_t *a, const uint8_t *b)
+{
+	return memcmp(a, b, SWIM_ID_LEN) == 0;
+}
+
+/* alive or suspect: probed, placed, counted in N */
+static inline int swim__live(uint8_t state)
+{
+	return state == SWIM_ALIVE || state == SWIM_SUSPECT;
+}
+
+static inline void swim__msg_init(struct wire_msg *msg, uint8_t type, uint32_t probe)
+{
+	memset(msg, 0, sizeof(*msg));
+	msg->type = type;
+	msg->probe = probe;
+}
+
 /* swim.c */
 uint64_t swim__rand(struct swim *s);
 uint32_t swim__rand_below(struct swim *s, uint32_t n);
 void swim__send(struct swim *s, const struct swim_addr *to, struct wire_msg *msg);
+void swim__event(struct swim *s, uint32_t idx, enum swim_event ev);
+/* state change keeping n_live right */
+void swim__set_state(struct swim *s, uint32_t idx, uint8_t state, uint64_t now);
+
+/* swim_merge.c */
 void swim__apply(struct swim *s, const struct wire_update *u, const uint8_t *sender, int enqueue,
                  uint64_t now);
+void swim__apply_suspect(struct swim *s, uint32_t idx, const uint8_t *from, uint64_t inc,
+                         int enqueue, uint64_t now);
+void swim__apply_down(struct swim *s, uint32_t idx, const uint8_t *from, uint64_t inc,
+                      uint8_t state, int enqueue, uint64_t now);
+void swim__sus_remove(struct swim *s, uint32_t idx);
+
+/* swim_probe.c */
+void swim__order_insert(struct swim *s, uint32_t idx);
+void swim__awareness_apply(struct swim *s, int delta);
+void swim__probe_acked(struct swim *s);
+void swim__relay_start(struct swim *s, const struct wire_msg *msg, const struct swim_addr *from,
+                       uint64_t now);
+int swim__relay_ack(struct swim *s, const struct wire_msg *msg);
 
 /* swim_dissem.c */
 void swim__bq_push(struct swim *s, uint32_t idx, const uint8_t *from);

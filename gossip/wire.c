@@ -21,7 +21,7 @@ const char *wire_strerror(int code)
 	return code < 0 ? strerror(-code) : "wire: unknown code";
 }
 
-/* ---- encoding into caller memory ---- */
+/* encoding into caller memory */
 
 struct wire_out {
 	uint8_t *buf;
@@ -78,7 +78,7 @@ static void wire_update_put(msgpack_packer *pk, const struct wire_update *u)
 
 static int wire_update_valid(const struct wire_update *u)
 {
-	if (u->state > SWIM_STATE_MAX)
+	if (u->state > SWIM_STATE_MAX || u->incarnation > WIRE_COUNTER_MAX)
 		return 0;
 	if (!u->full)
 		return u->state != SWIM_ALIVE;
@@ -102,7 +102,8 @@ int wire_encode(const struct wire_msg *msg, uint8_t *buf, size_t cap, size_t *le
 	struct wire_out o = { buf, cap, 0, 0 };
 	msgpack_packer pk;
 
-	if (msg->type < 1 || msg->type > WIRE_TYPE_MAX || msg->n_updates > WIRE_MAX_UPDATES)
+	if (msg->type < 1 || msg->type > WIRE_TYPE_MAX || msg->n_updates > WIRE_MAX_UPDATES ||
+	    msg->seq > WIRE_COUNTER_MAX)
 		return -EINVAL;
 	if (msg->target_addr.family && msg->target_addr.family != 4 && msg->target_addr.family != 6)
 		return -EINVAL;
@@ -134,7 +135,7 @@ int wire_encode(const struct wire_msg *msg, uint8_t *buf, size_t cap, size_t *le
 	return 0;
 }
 
-/* ---- decoding: every field checked ---- */
+/* decoding: every field checked */
 
 static int wire_get_uint(const msgpack_object *o, uint64_t max, uint64_t *out)
 {
@@ -180,7 +181,7 @@ static int wire_update_get(const msgpack_object *o, struct wire_update *u)
 	memset(u, 0, sizeof(*u));
 	if (!wire_get_id(&f[0], u->id))
 		return WIRE_E_UPD_ID;
-	if (!wire_get_uint(&f[1], UINT64_MAX, &u->incarnation))
+	if (!wire_get_uint(&f[1], WIRE_COUNTER_MAX, &u->incarnation))
 		return WIRE_E_UPD_INC;
 	if (!wire_get_uint(&f[2], SWIM_STATE_MAX, &v))
 		return WIRE_E_UPD_STATE;
@@ -226,7 +227,7 @@ static int wire_msg_get(const msgpack_object *root, struct wire_msg *msg)
 		return WIRE_E_ENVELOPE;
 	if (!wire_get_id(&f[2], msg->sender))
 		return WIRE_E_SENDER;
-	if (!wire_get_uint(&f[3], UINT64_MAX, &msg->seq))
+	if (!wire_get_uint(&f[3], WIRE_COUNTER_MAX, &msg->seq))
 		return WIRE_E_SEQ;
 	if (!wire_get_uint(&f[4], UINT32_MAX, &v))
 		return WIRE_E_PROBE;

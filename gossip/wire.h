@@ -12,7 +12,7 @@
  *   NACK      probe = the requester's probe seq the relay could not reach
  *   PUSHPULL  probe = push-pull exchange id, flags = WIRE_PP_* ; updates =
  *             one chunk of the sender's full table (chunks are independent)
- *   GOSSIP    updates only (graceful leave, join announcement)
+ *   GOSSIP    updates only (gossip fanout while updates wait, graceful leave)
  *
  * An update is either full, a 9-array
  *   [id bin16, incarnation, state, gossip_addr bin, data_addr bin,
@@ -38,6 +38,11 @@
 #define WIRE_MAX_UPDATES  64           /* per packet; 1400 bytes hold < 40 full updates */
 #define WIRE_HDR_MAX      96           /* upper bound of the encoded header + array header */
 #define WIRE_UPDATE_MAX   96           /* upper bound of one encoded update (IPv6, max ints) */
+/* Incarnations and packet seqs only ever grow by 1 from small values; a
+ * value near 2^64 can only be forged, and would wrap on the next +1 (a
+ * refutation that loses, or a replay window that rejects the sender for
+ * good).  Both are rejected at 2^63 and above. */
+#define WIRE_COUNTER_MAX  ((UINT64_C(1) << 63) - 1)
 
 enum wire_type {
 	WIRE_PING = 1,
@@ -60,7 +65,7 @@ enum wire_type {
 	X(WIRE_E_VERSION, -5004, "wire: unknown version")                                  \
 	X(WIRE_E_TYPE, -5005, "wire: unknown message type")                                \
 	X(WIRE_E_SENDER, -5006, "wire: sender is not a 16-byte bin")                       \
-	X(WIRE_E_SEQ, -5007, "wire: seq is not an unsigned integer")                       \
+	X(WIRE_E_SEQ, -5007, "wire: seq is not an unsigned integer < 2^63")                \
 	X(WIRE_E_PROBE, -5008, "wire: probe is not an unsigned integer < 2^32")            \
 	X(WIRE_E_FLAGS, -5009, "wire: flags is not an unsigned integer of known bits")     \
 	X(WIRE_E_TARGET, -5010, "wire: target missing, not nil or not a 16-byte bin")     \
@@ -68,7 +73,7 @@ enum wire_type {
 	X(WIRE_E_UPDATES, -5012, "wire: updates is not an array of at most 64")           \
 	X(WIRE_E_UPD_SHAPE, -5013, "wire: update is not a 4- or 9-element array")         \
 	X(WIRE_E_UPD_ID, -5014, "wire: update id is not a 16-byte bin")                   \
-	X(WIRE_E_UPD_INC, -5015, "wire: update incarnation is not an unsigned integer")   \
+	X(WIRE_E_UPD_INC, -5015, "wire: update incarnation is not an unsigned integer < 2^63") \
 	X(WIRE_E_UPD_STATE, -5016, "wire: update state unknown or not allowed in short form") \
 	X(WIRE_E_UPD_ADDR, -5017, "wire: update address is not a 6/18-byte bin or port 0") \
 	X(WIRE_E_UPD_META, -5018, "wire: update weight/zone/capacity/generation out of range") \
