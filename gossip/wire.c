@@ -1,5 +1,6 @@
 /* gossip/wire.c: SWIM body codec over msgpack-c (see wire.h). */
 #include "gossip/wire.h"
+#include "gossip/mpcheck.h"
 
 #include <errno.h>
 #include <string.h>
@@ -259,81 +260,17 @@ static int wire_msg_get(const msgpack_object *root, struct wire_msg *msg)
 	return 0;
 }
 
-/*
- * Structural pre-check before msgpack-c sees the bytes: msgpack-c allocates
- * for the element count an array or map header declares, so 5 hostile
- * bytes (array32 of 2^32-1) would ask malloc for ~100 GB (and abort under
- * ASan).  Here every declared count must fit in the bytes left (each
- * element takes at least one byte) and nesting is bounded, so the parse
- * below allocates O(len).  Returns 0 if well-formed, -1 otherwise.
- */
-static int wire_skim(const uint8_t *p, size_t len, size_t *off, int depth)
-{
-	size_t o = *off, n = 0, body = 0;
-	uint8_t b;
-
-	if (depth > 8 || o >= len)
-		return -1;
-	b = p[o++];
-#define NEED(k) do { if (len - o < (k)) return -1; } while (0)
-#define BE(k) ({ uint64_t v_ = 0; NEED(k); for (int i_ = 0; i_ < (k); i_++) v_ = v_ << 8 | p[o++]; v_; })
-	if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
-		/* fixint, nil, bool */
-	} else if (b <= 0x8f) {
-		n = 2 * (size_t)(b & 0x0f);
-	} else if (b <= 0x9f) {
-		n = b & 0x0f;
-	} else if (b <= 0xbf) {
-		body = b & 0x1f;
-	} else {
-		switch (b) {
-		case 0xc4: case 0xd9: body = BE(1); break;
-		case 0xc5: case 0xda: body = BE(2); break;
-		case 0xc6: case 0xdb: body = BE(4); break;
-		case 0xc7: body = BE(1) + 1; break;
-		case 0xc8: body = BE(2) + 1; break;
-		case 0xc9: body = BE(4) + 1; break;
-		case 0xca: body = 4; break;
-		case 0xcb: body = 8; break;
-		case 0xcc: case 0xd0: body = 1; break;
-		case 0xcd: case 0xd1: body = 2; break;
-		case 0xce: case 0xd2: body = 4; break;
-		case 0xcf: case 0xd3: body = 8; break;
-		case 0xd4: body = 2; break;
-		case 0xd5: body = 3; break;
-		case 0xd6: body = 5; break;
-		case 0xd7: body = 9; break;
-		case 0xd8: body = 17; break;
-		case 0xdc: n = BE(2); break;
-		case 0xdd: n = BE(4); break;
-		case 0xde: n = 2 * BE(2); break;
-		case 0xdf: n = 2 * BE(4); break;
-		default: return -1;        /* 0xc1: never used */
-		}
-	}
-#undef BE
-	NEED(body);
-	o += body;
-	NEED(n);
-#undef NEED
-	*off = o;
-	for (size_t i = 0; i < n; i++)
-		if (wire_skim(p, len, off, depth + 1))
-			return -1;
-	return 0;
-}
-
 int wire_decode(struct wire_msg *msg, const uint8_t *buf, size_t len)
 {
 	msgpack_unpacked up;
 	size_t off = 0;
 	int rc;
 
-	if (wire_skim(buf, len, &off, 0))
-		return WIRE_E_PARSE;
-	if (off != len)
+	int sk = mpcheck_bounded(buf, len, 8);
+	if (sk == MPCHECK_TRAILING)
 		return WIRE_E_TRAILING;
-	off = 0;
+	if (sk)
+		return WIRE_E_PARSE;
 	msgpack_unpacked_init(&up);
 	switch (msgpack_unpack_next(&up, (const char *)buf, len, &off)) {
 	case MSGPACK_UNPACK_SUCCESS:

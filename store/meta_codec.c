@@ -16,6 +16,7 @@
 #include <msgpack.h>
 
 #include "store/meta.h"
+#include "gossip/mpcheck.h"
 #include "store/meta_int.h"
 #include "sheepdog_proto.h"
 
@@ -174,6 +175,10 @@ static int dec_init(struct dec *d, const void *buf, size_t len, uint32_t nfields
 	d->f = NULL;
 	d->n = 0;
 	if (!buf || len == 0)
+		return d->err = -EBADMSG;
+	/* records are flat arrays; a corrupt header must not make msgpack-c
+	 * allocate for billions of elements */
+	if (mpcheck_bounded(buf, len, 2))
 		return d->err = -EBADMSG;
 	r = msgpack_unpack_next(&d->up, buf, len, &off);
 	if (r == MSGPACK_UNPACK_NOMEM_ERROR)

@@ -188,6 +188,13 @@ static void test_codec_rejects(void **state)
 	assert_int_equal(meta_obj_decode(junk, sizeof(junk), &o), -EBADMSG);
 	assert_int_equal(meta_obj_decode(junk, 0, &o), -EBADMSG);
 
+	/* a corrupt record declaring 2^32-1 elements: rejected without
+	 * msgpack-c trying to allocate for them (ASan would abort) */
+	uint8_t huge[] = { 0xdd, 0xff, 0xff, 0xff, 0xff, 0x01 };
+	assert_int_equal(meta_obj_decode(huge, sizeof(huge), &o), -EBADMSG);
+	uint8_t nested[] = { 0x97, 0x01, 0xdd, 0xff, 0xff, 0xff, 0xff, 0x00 };
+	assert_int_equal(meta_obj_decode(nested, sizeof(nested), &o), -EBADMSG);
+
 	/* a vdi record with an out-of-range shift */
 	struct meta_vdi v;
 	sample_vdi(&v, 1);
