@@ -28,6 +28,8 @@ static const struct opt opts[] = {
 	{ "workers", OPT_UINT, 1, 256, "N", "threads running disk I/O (default 8)" },
 	{ "max-connections", OPT_UINT, 1, 1000000, "N", "open client connections (default 1024)" },
 	{ "max-inflight", OPT_UINT, 1, 4096, "N", "requests in flight per connection (default 64)" },
+	{ "max-buffer-mb", OPT_UINT, 16, 1048576, "N",
+	  "MiB of request and reply buffers over all connections (default 1024)" },
 	{ "max-object-shift", OPT_UINT, 22, SD_MAX_SHIFT, "N",
 	  "largest object is 2^N bytes, 22-31 (default 25)" },
 	{ "copies", OPT_UINT, 1, SD_MAX_COPIES, "N", "cluster default copy count, 1-31 (default 3)" },
@@ -54,6 +56,7 @@ void node_config_init(struct node_config *cfg)
 	cfg->workers = 8;
 	cfg->max_connections = 1024;
 	cfg->max_inflight = 64;
+	cfg->max_buffer_mb = 1024;
 	cfg->max_object_shift = 25;
 	cfg->copies = 3;
 	cfg->log_level = NODE_LOG_INFO;
@@ -133,6 +136,7 @@ int node_config_set(struct node_config *cfg, const char *key, const char *value,
 		else if (strcmp(key, "workers") == 0) cfg->workers = u;
 		else if (strcmp(key, "max-connections") == 0) cfg->max_connections = u;
 		else if (strcmp(key, "max-inflight") == 0) cfg->max_inflight = u;
+		else if (strcmp(key, "max-buffer-mb") == 0) cfg->max_buffer_mb = u;
 		else if (strcmp(key, "max-object-shift") == 0) cfg->max_object_shift = u;
 		else if (strcmp(key, "copies") == 0) cfg->copies = u;
 		return 0;

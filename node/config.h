@@ -24,6 +24,7 @@ struct node_config {
 	unsigned workers;                   /* threads running store calls */
 	unsigned max_connections;
 	unsigned max_inflight;              /* per connection */
+	unsigned max_buffer_mb;             /* request/reply buffers, all connections */
 	unsigned max_object_shift;          /* largest object is 1 << this */
 	unsigned copies;                    /* cluster default nr_copies */
 	int force_plain;                    /* plain backend even on btrfs */

@@ -11,6 +11,13 @@
  * answered. At --max-inflight the connection stops being read (bytes already
  * buffered stay buffered) until a response has been written. Responses go
  * out whole, in completion order, from one queue, so two never interleave.
+ *
+ * Memory: every request is charged its payload or reply size from its
+ * header until its reply is sent, against --max-buffer-mb over all
+ * connections. A header that does not fit waits (the connection pauses
+ * with the header kept) until memory is released, unless its connection
+ * has nothing in flight: each connection may always hold one request, so
+ * a few clients that never read their replies cannot stall everyone else.
  */
 #include "node/server_int.h"
 
@@ -32,7 +39,8 @@ struct node_conn {
 	struct node_conn *prev, *next;
 	int fd;
 	int closed;
-	int paused;                  /* not reading: inflight limit or draining */
+	int paused;                  /* not reading: inflight limit, memory or draining */
+	int mem_wait;                /* paused with a whole header kept in hdr */
 	unsigned refs;
 	unsigned inflight;           /* submitted or queued, reply not fully sent */
 	ev_io rio, wio;
@@ -47,8 +55,14 @@ struct node_conn {
 	uint8_t rbuf[CONN_RBUF];
 };
 
-static void req_free(struct node_req *r)
+static void req_free(struct node_server *srv, struct node_req *r)
 {
+	if (r->charge) {
+		srv->mem_used -= r->charge;
+		atomic_fetch_sub(&srv->ctx.buffered, r->charge);
+		if (srv->nr_mem_wait && !ev_is_active(&srv->mem_wake))
+			ev_idle_start(srv->loop, &srv->mem_wake);
+	}
 	free(r->in);
 	free(r->out);
 	free(r);
@@ -71,7 +85,7 @@ static void conn_req_done(struct node_conn *c, struct node_req *r)
 {
 	c->inflight--;
 	atomic_fetch_sub(&c->srv->ctx.inflight, 1);
-	req_free(r);
+	req_free(c->srv, r);
 }
 
 void node__conn_close(struct node_conn *c, const char *why)
@@ -94,6 +108,10 @@ void node__conn_close(struct node_conn *c, const char *why)
 	srv->nr_conns--;
 	srv->nr_dead++;
 	atomic_fetch_sub(&srv->ctx.connections, 1);
+	if (c->mem_wait) {
+		c->mem_wait = 0;
+		srv->nr_mem_wait--;
+	}
 	while (c->out_head) {
 		struct node_req *r = c->out_head;
 		c->out_head = r->next;
@@ -101,7 +119,7 @@ void node__conn_close(struct node_conn *c, const char *why)
 	}
 	c->out_tail = NULL;
 	if (c->cur) {                /* never counted: payload was incomplete */
-		req_free(c->cur);
+		req_free(srv, c->cur);
 		c->cur = NULL;
 	}
 	conn_put(c);
@@ -198,7 +216,8 @@ static void conn_submit(struct node_conn *c, struct node_req *r)
 	node_pool_submit(&srv->pool, &r->job);
 }
 
-/* A whole header arrived. -1 if the connection was closed. */
+/* A whole header arrived. -1 if the connection was closed, 1 if it must
+ * wait for memory (header kept, connection paused), else 0. */
 static int conn_on_header(struct node_conn *c)
 {
 	struct node_server *srv = c->srv;
@@ -215,6 +234,18 @@ static int conn_on_header(struct node_conn *c)
 			     opname ? opname : "?", h.opcode, h.id, h.data_length, srv->ctx.max_request);
 		node__conn_close(c, "oversize payload");
 		return -1;
+	}
+	if (check == 0 && c->inflight && srv->mem_used + h.data_length > srv->mem_budget) {
+		if (!c->mem_wait) {
+			c->mem_wait = 1;
+			srv->nr_mem_wait++;
+			node_log_limited(srv_log(srv), NODE_LIMIT_MEMORY, NODE_LOG_INFO,
+					 "request buffers full (%llu of %llu bytes): connection %s "
+					 "waits", (unsigned long long)srv->mem_used,
+					 (unsigned long long)srv->mem_budget, c->peer);
+		}
+		c->paused = 1;
+		return 1;
 	}
 	if (!(r = calloc(1, sizeof(*r)))) {
 		node_log_bad(srv_log(srv), NODE_BAD_NO_MEM, "connection %s: out of memory", c->peer);
@@ -239,6 +270,9 @@ static int conn_on_header(struct node_conn *c)
 		conn_submit(c, r);
 		return c->closed ? -1 : 0;
 	}
+	r->charge = h.data_length;   /* the payload, or the reply it asks for */
+	srv->mem_used += r->charge;
+	atomic_fetch_add(&srv->ctx.buffered, r->charge);
 	if (write) {
 		if (!(r->in = malloc(h.data_length))) {
 			node_log_bad(srv_log(srv), NODE_BAD_NO_MEM, "connection %s: no memory for a "
@@ -261,6 +295,14 @@ static int conn_on_header(struct node_conn *c)
  * closes. -1 if closed. */
 static int conn_consume(struct node_conn *c)
 {
+	if (c->hdr_got == SD_REQ_SIZE && !c->paused && !c->closed) {
+		/* a header kept while waiting for memory */
+		int rc = conn_on_header(c);
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			c->hdr_got = 0;
+	}
 	while (c->rpos < c->rlen && !c->paused && !c->closed) {
 		size_t avail = c->rlen - c->rpos, n;
 		const uint8_t *p = c->rbuf + c->rpos;
@@ -288,9 +330,11 @@ static int conn_consume(struct node_conn *c)
 			c->hdr_got += n;
 			c->rpos += n;
 			if (c->hdr_got == SD_REQ_SIZE) {
-				c->hdr_got = 0;
-				if (conn_on_header(c) < 0)
+				int rc = conn_on_header(c);
+				if (rc < 0)
 					return -1;
+				if (rc == 0)
+					c->hdr_got = 0;
 			}
 		}
 	}
@@ -360,6 +404,10 @@ static void conn_resume(struct node_conn *c)
 	struct node_server *srv = c->srv;
 	if (c->closed || !c->paused || srv->draining || c->inflight >= srv->cfg->max_inflight)
 		return;
+	if (c->mem_wait) {           /* retried below; re-armed if still short */
+		c->mem_wait = 0;
+		srv->nr_mem_wait--;
+	}
 	c->paused = 0;
 	if (conn_consume(c) < 0)
 		return;
@@ -378,6 +426,20 @@ static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	conn_put(c);
 }
 
+void node__mem_wake_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	struct node_server *srv = w->data;
+	(void)revents;
+	ev_idle_stop(loop, w);
+	for (struct node_conn *c = srv->conns, *next; c && srv->nr_mem_wait; c = next) {
+		conn_get(c);
+		if (c->mem_wait)
+			conn_resume(c);
+		next = c->next;      /* c is still linked or closed; held by our ref */
+		conn_put(c);
+	}
+}
+
 /* Pool completion (loop thread). */
 void node__job_done(void *ctx, struct node_job *job)
 {
@@ -389,7 +451,7 @@ void node__job_done(void *ctx, struct node_job *job)
 	if (c->closed) {
 		atomic_fetch_sub(&c->srv->ctx.inflight, 1);
 		c->inflight--;
-		req_free(r);
+		req_free(c->srv, r);
 		conn_put(c);
 		return;
 	}

@@ -158,13 +158,14 @@ static int run_status(struct node_req *r)
 	n = (size_t)snprintf(doc, cap,
 		"{\"version\":\"%s\",\"backend\":\"%s\",\"vdis\":%llu,\"objects\":%llu,"
 		"\"bytes\":%llu,\"connections\":%llu,\"inflight\":%llu,\"requests\":%llu,"
-		"\"refused_connections\":%llu,\"bad_requests\":{",
+		"\"refused_connections\":%llu,\"buffered_bytes\":%llu,\"bad_requests\":{",
 		SHEEPNODE_VERSION, store_backend_name(c->store),
 		(unsigned long long)st.vdis, (unsigned long long)st.objects,
 		(unsigned long long)st.bytes, (unsigned long long)atomic_load(&c->connections),
 		(unsigned long long)atomic_load(&c->inflight),
 		(unsigned long long)atomic_load(&c->requests),
-		(unsigned long long)atomic_load(&c->refused));
+		(unsigned long long)atomic_load(&c->refused),
+		(unsigned long long)atomic_load(&c->buffered));
 	for (int i = 0; i < NODE_BAD_COUNT && n < cap; i++)
 		n += (size_t)snprintf(doc + n, cap - n, "%s\"%s\":%llu", i ? "," : "",
 				      node_bad_reason_name(i),

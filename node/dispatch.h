@@ -27,6 +27,7 @@ struct node_ctx {
 	atomic_uint_fast64_t inflight;       /* requests read, reply not yet sent */
 	atomic_uint_fast64_t requests;       /* requests answered since start */
 	atomic_uint_fast64_t refused;        /* connections over --max-connections */
+	atomic_uint_fast64_t buffered;       /* bytes charged by requests in flight */
 };
 
 /* One request from header to the last byte of its reply. */
@@ -43,6 +44,7 @@ struct node_req {
 	uint32_t out_len;
 	uint8_t rsp_buf[SD_RSP_SIZE];        /* encoded header */
 	size_t sent;                         /* bytes of header+payload written */
+	uint32_t charge;                     /* bytes counted against --max-buffer-mb */
 };
 
 /* The header cannot be served and the connection must close (framing is

@@ -45,6 +45,7 @@ enum node_limit_key {
 	NODE_LIMIT_ACCEPT_ERROR,                     /* accept() failed (EMFILE, ...) */
 	NODE_LIMIT_CONN_ERROR,                       /* read/write error on a connection */
 	NODE_LIMIT_STORE_RESULT,                     /* store returned a code we must not send */
+	NODE_LIMIT_MEMORY,                           /* --max-buffer-mb reached */
 	NODE_LIMIT_COUNT
 };
 

@@ -216,6 +216,10 @@ int node_server_init(struct node_server *srv, struct ev_loop *loop,
 	atomic_init(&srv->ctx.inflight, 0);
 	atomic_init(&srv->ctx.requests, 0);
 	atomic_init(&srv->ctx.refused, 0);
+	atomic_init(&srv->ctx.buffered, 0);
+	srv->mem_budget = (uint64_t)cfg->max_buffer_mb << 20;
+	ev_idle_init(&srv->mem_wake, node__mem_wake_cb);
+	srv->mem_wake.data = srv;
 
 	if (cfg->nr_listen) {
 		for (unsigned i = 0; i < cfg->nr_listen; i++)
@@ -240,8 +244,8 @@ int node_server_init(struct node_server *srv, struct ev_loop *loop,
 	ev_timer_init(&srv->drain_timer, drain_timeout_cb, DRAIN_TIMEOUT_S, 0.);
 	srv->drain_timer.data = srv;
 	log_info(log, "%u workers, max %u connections, %u requests in flight per connection, "
-		 "max request %u bytes", cfg->workers, cfg->max_connections, cfg->max_inflight,
-		 srv->ctx.max_request);
+		 "max request %u bytes, %u MiB of request buffers", cfg->workers,
+		 cfg->max_connections, cfg->max_inflight, srv->ctx.max_request, cfg->max_buffer_mb);
 	return 0;
 fail:
 	listeners_close(srv);
@@ -263,6 +267,7 @@ void node_server_fini(struct node_server *srv)
 	ev_signal_stop(srv->loop, &srv->sig_term);
 	ev_signal_stop(srv->loop, &srv->sig_int);
 	ev_timer_stop(srv->loop, &srv->drain_timer);
+	ev_idle_stop(srv->loop, &srv->mem_wake);
 	if (srv->nr_dead)
 		log_warn(srv_log(srv), "%u connections still referenced at exit", srv->nr_dead);
 }

@@ -37,6 +37,11 @@ struct node_server {
 	int draining;                        /* SIGTERM seen: no new requests */
 	ev_signal sig_term, sig_int;
 	ev_timer drain_timer;                /* cap on waiting for slow readers */
+	/* Memory budget (loop thread only): a request is charged its payload
+	 * or reply size from its header until its reply is sent. */
+	uint64_t mem_used, mem_budget;
+	unsigned nr_mem_wait;                /* connections paused for memory */
+	ev_idle mem_wake;                    /* resumes them at top level */
 };
 
 /* Opens the listening sockets (logs each address). 0 or -1 (logged). */

@@ -21,6 +21,8 @@ void node__conn_close(struct node_conn *c, const char *why);
 /* Shutdown: stop reading, serve the whole requests already buffered. */
 void node__conn_drain(struct node_conn *c);
 struct node_conn *node__conn_next(struct node_conn *c);
+/* ev_idle callback: resumes connections paused for memory. */
+void node__mem_wake_cb(struct ev_loop *loop, ev_idle *w, int revents);
 /* Pool completion callback (ctx = the server). */
 void node__job_done(void *ctx, struct node_job *job);
 
