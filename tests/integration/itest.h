@@ -193,7 +193,7 @@ ITEST_UNUSED static int itest_node_alive(struct itest_node *n)
 	return 1;
 }
 
-/* Spawn the daemon on n->port and wait until it accepts (TCP). 0, or -1
+/* Spawn the daemon on n->port and wait until it accepts (unix, then TCP). 0, or -1
  * with the reason printed (the daemon is gone then). */
 ITEST_UNUSED static int itest_node_spawn(struct itest_node *n)
 {
@@ -242,10 +242,17 @@ ITEST_UNUSED static int itest_node_spawn(struct itest_node *n)
 
 		if (!itest_node_alive(n))
 			return -1;
-		sd_addr_tcp(&a, "127.0.0.1", n->port);
+		/* the unix socket lives in our own temp dir, so an answer there
+		 * is our daemon (a TCP answer could be whoever took the port) */
+		sd_addr_unix(&a, n->sock);
 		if (sd_client_connect(&c, &a) == 0) {
 			sd_client_close(c);
-			return 0;
+			sd_addr_tcp(&a, "127.0.0.1", n->port);
+			if (sd_client_connect(&c, &a) == 0) {
+				sd_client_close(c);
+				if (itest_node_alive(n))
+					return 0;
+			}
 		}
 		itest_sleep_ms(20);
 	}
@@ -312,6 +319,17 @@ ITEST_UNUSED static void itest_node_restart(struct itest_node *n)
 		itest_print_log(n, 30);
 	assert_int_equal(rc, 0);
 	assert_int_equal(itest_node_start(n), 0);
+}
+
+/* SIGKILL (a crash: nothing is flushed by the daemon), reap it. */
+ITEST_UNUSED static void itest_node_kill(struct itest_node *n)
+{
+	if (!n->pid)
+		return;
+	kill(n->pid, SIGKILL);
+	waitpid(n->pid, &n->last_status, 0);
+	n->pid = 0;
+	n->last_status = 0;     /* killed on purpose: not a failure */
 }
 
 static int itest__rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)

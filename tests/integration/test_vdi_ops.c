@@ -663,6 +663,13 @@ static void test_vid_probing(void **state)
 	assert_true(sd_bitmap_test(bm, 2));
 	assert_false(sd_bitmap_test(bm, 0));
 	assert_int_equal(bitmap_count(bm), 8);
+	/* §5.8: every set bit has a readable inode header, deleted ones too */
+	for (uint32_t v = 1; v < SD_NR_VDIS; v++) {
+		if (!sd_bitmap_test(bm, v))
+			continue;
+		srv_header(&a, v, &h);
+		assert_int_equal(h.vdi_id, v);
+	}
 	free(bm);
 
 	/* the same after a restart */
@@ -676,6 +683,142 @@ static void test_vid_probing(void **state)
 			 sd_vid_start("test-after", SD_NAME_LEN));
 }
 
+/* Object sizes other than 4 MiB (QEMU's object_size option, §4.2): the
+ * shift comes from the inode and splits I/O at 1 MiB and 32 MiB. */
+static void test_other_object_sizes(void **state)
+{
+	struct itest_node *n = itest_node(state);
+	struct sd_addr a = itest_addr(n, NULL);
+	static const uint8_t shifts[] = { 20, 25 };
+
+	for (size_t k = 0; k < sizeof(shifts); k++) {
+		char name[32];
+		uint64_t osz = UINT64_C(1) << shifts[k];
+		struct sd_vdi_new_args na = { .name = name, .size = 4 * osz,
+					      .block_size_shift = shifts[k] };
+		struct sd_client *s;
+		struct sd_inode_hdr h;
+		struct sd_disk *d;
+		uint32_t vid;
+
+		snprintf(name, sizeof(name), "shift%u", shifts[k]);
+		assert_int_equal(sd_client_connect(&s, &a), 0);
+		assert_int_equal(sd_vdi_new(s, &na, &vid), 0);
+		sd_client_close(s);
+		srv_header(&a, vid, &h);
+		assert_int_equal(h.block_size_shift, shifts[k]);
+		d = disk_open(&a, name, NULL, 0);
+		assert_true(sd_disk_obj_size(d) == osz);
+		disk_put(d, osz - 8192, 3 * 8192, 80 + (uint32_t)k);   /* spans 0 -> 1 */
+		disk_put(d, 3 * osz - 512, 512, 90 + (uint32_t)k);      /* end of object 2 */
+		assert_int_equal(srv_slot(&a, vid, 0), vid);
+		assert_int_equal(srv_slot(&a, vid, 1), vid);
+		assert_int_equal(srv_slot(&a, vid, 2), vid);
+		assert_int_equal(srv_slot(&a, vid, 3), 0);
+		disk_expect(d, osz - 8192, 3 * 8192, 80 + (uint32_t)k);
+		disk_expect(d, 3 * osz - 512, 512, 90 + (uint32_t)k);
+		disk_expect(d, 2 * osz, osz - 512, 0);
+		/* a whole object in one request, then read past its end fails */
+		assert_int_equal(sd_client_connect(&s, &a), 0);
+		{
+			uint8_t *b = malloc(osz);
+
+			assert_non_null(b);
+			assert_int_equal(sd_obj_read(s, sd_data_oid(vid, 1), 0, (uint32_t)osz, b,
+						     SD_FLAG_CMD_CACHE, 0), 0);
+			assert_true(itest_pattern_check(b, 16384, osz, 80 + (uint32_t)k));
+			assert_true(itest_is_zero(b + 16384, osz - 16384));
+			assert_int_equal(sd_obj_read(s, sd_data_oid(vid, 1), 512, (uint32_t)osz, b,
+						     SD_FLAG_CMD_CACHE, 0), SD_RES_INVALID_PARMS);
+			free(b);
+		}
+		sd_client_close(s);
+		assert_int_equal(sd_disk_close(d), 0);
+	}
+}
+
+struct dur_ctx {
+	uint32_t ids[128];
+	int acked[128];
+};
+
+static int dur_lookup(void *ctx, const struct sd_rsp *rsp, void **buf, size_t *cap)
+{
+	struct dur_ctx *dc = ctx;
+
+	for (int i = 0; i < 128; i++) {
+		if (dc->ids[i] == rsp->id) {
+			dc->acked[i] = rsp->result == 0 ? 1 : -1;
+			*buf = NULL;
+			*cap = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* An acknowledged write survives SIGKILL of the daemon with more writes
+ * in flight (the rules: durable before acknowledged, §11.18). */
+static void test_kill_durability(void **state)
+{
+	struct itest_node *n = itest_node(state);
+	struct sd_addr a = itest_addr(n, NULL);
+	struct sd_disk *d;
+	struct sd_client *c;
+	struct dur_ctx dc;
+	uint32_t vid;
+	uint8_t *blk = malloc(4096);
+	int acked = 0;
+
+	assert_non_null(blk);
+	vid = vdi_create(&a, "dur", 64 * MiB, 0);
+	d = disk_open(&a, "dur", NULL, 0);
+	disk_put(d, 0, 4 * OBJ, 71);                    /* creates + index update */
+	assert_int_equal(sd_disk_close(d), 0);
+
+	memset(&dc, 0, sizeof(dc));
+	assert_int_equal(sd_client_connect(&c, &a), 0);
+	for (int i = 0; i < 128; i++) {
+		uint64_t pos = (uint64_t)i * 131072;     /* spread over objects 0-3 */
+		struct sd_req r = { .opcode = SD_OP_WRITE_OBJ, .data_length = 4096,
+				    .flags = SD_FLAG_CMD_WRITE | SD_FLAG_CMD_CACHE };
+
+		itest_pattern(blk, 4096, pos, 72);
+		r.id = dc.ids[i] = 1000 + (uint32_t)i;
+		r.obj.oid = sd_data_oid(vid, (uint32_t)(pos / OBJ));
+		r.obj.offset = pos % OBJ;
+		r.obj.copies = 1;
+		assert_int_equal(sd_client_send(c, &r, blk), 0);
+	}
+	while (acked < 48) {
+		struct sd_rsp rsp;
+
+		assert_int_equal(sd_client_recv_reply(c, &rsp, dur_lookup, &dc), 0);
+		assert_int_equal(rsp.result, 0);
+		acked++;
+	}
+	itest_node_kill(n);                             /* the rest is in flight */
+	sd_client_close(c);
+	assert_int_equal(itest_node_start(n), 0);
+	a = itest_addr(n, NULL);
+
+	d = disk_open(&a, "dur", NULL, 0);
+	for (uint32_t i = 0; i < 4; i++)
+		assert_int_equal(sd_inode_slot(sd_disk_inode(d), i), vid);
+	for (int i = 0; i < 128; i++) {
+		uint64_t pos = (uint64_t)i * 131072;
+
+		assert_int_equal(sd_disk_read(d, pos, 4096, blk), 0);
+		if (dc.acked[i] == 1 && !itest_pattern_check(blk, 4096, pos, 72))
+			fail_msg("acknowledged write %d at %llu lost after SIGKILL", i,
+				 (unsigned long long)pos);
+		/* untouched neighbours keep the first pattern */
+		disk_expect(d, pos + 4096, 4096, 71);
+	}
+	assert_int_equal(sd_disk_close(d), 0);
+	free(blk);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -684,6 +827,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_branch_from_snapshot, itest_setup, itest_teardown),
 		cmocka_unit_test_setup_teardown(test_qemu_quirks, itest_setup, itest_teardown),
 		cmocka_unit_test_setup_teardown(test_vid_probing, itest_setup, itest_teardown),
+		cmocka_unit_test_setup_teardown(test_other_object_sizes, itest_setup, itest_teardown),
+		cmocka_unit_test_setup_teardown(test_kill_durability, itest_setup, itest_teardown),
 		cmocka_unit_test_setup_teardown(test_unix_socket, itest_setup, itest_teardown),
 		cmocka_unit_test_setup_teardown(test_ipv6, itest_setup, itest_teardown),
 	};

@@ -183,4 +183,43 @@ static inline void cb_pattern(uint8_t *buf, size_t len, uint64_t start, uint8_t 
 		buf[i] = (uint8_t)(((start + i) * 31 + (start + i) / 251) ^ tag);
 }
 
+/* Runs every test once per backend in one cmocka group ("plain/name",
+ * "btrfs/name"), so one summary counts both (tests/run.sh reads the last
+ * summary). The fixtures live outside cmocka's group setup: a btrfs that
+ * cannot be mounted is a skip with its reason, not a group error.
+ * Needs <cmocka.h> included first. */
+struct cb_test {
+	const char *name;
+	CMUnitTestFunction fn;
+};
+
+static inline int cb_run_both(const char *group, const struct cb_test *list, size_t n)
+{
+	void *plain = NULL, *btrfs = NULL;
+	if (cb_setup(&plain, 0) || cb_setup(&btrfs, 1)) {
+		fprintf(stderr, "cannot create a temp dir under /tmp\n");
+		cb_teardown(&plain);
+		cb_teardown(&btrfs);
+		return 1;
+	}
+	struct CMUnitTest *t = calloc(2 * n, sizeof(*t));
+	char (*names)[96] = calloc(2 * n, sizeof(*names));
+	int fails = 1;
+	if (t && names) {
+		for (size_t i = 0; i < 2 * n; i++) {
+			const struct cb_test *c = &list[i % n];
+			snprintf(names[i], sizeof(names[i]), "%s/%s", i < n ? "plain" : "btrfs", c->name);
+			t[i].name = names[i];
+			t[i].test_func = c->fn;
+			t[i].initial_state = i < n ? plain : btrfs;
+		}
+		fails = _cmocka_run_group_tests(group, t, 2 * n, NULL, NULL);
+	}
+	free(t);
+	free(names);
+	cb_teardown(&plain);
+	cb_teardown(&btrfs);
+	return fails;
+}
+
 #endif

@@ -298,15 +298,15 @@ static void test_crash_delays(void **state)
 	run_range(state, 3, sizeof(scenarios) / sizeof(scenarios[0]));
 }
 
+#define T(fn) { #fn, fn }
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_crash_before_write),
-		cmocka_unit_test(test_crash_between_halves),
-		cmocka_unit_test(test_crash_after_write),
-		cmocka_unit_test(test_crash_delays),
+	const struct cb_test tests[] = {
+		T(test_crash_before_write),
+		T(test_crash_between_halves),
+		T(test_crash_after_write),
+		T(test_crash_delays),
 	};
-	int fails = cmocka_run_group_tests_name("chunk crash plain", tests, cb_setup_plain, cb_teardown);
-	fails += cmocka_run_group_tests_name("chunk crash btrfs", tests, cb_setup_btrfs, cb_teardown);
-	return fails;
+	return cb_run_both("chunk crash", tests, sizeof(tests) / sizeof(tests[0]));
 }
