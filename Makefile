@@ -35,6 +35,7 @@ TOOL_SRC    := $(filter-out $(CLIENT_SRC),$(wildcard tools/*.c))
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 INTEG_SRC   := $(wildcard tests/integration/test_*.c)
 BENCH_SRC   := $(wildcard bench/*.c)
+SIM_SRC     := $(wildcard sim/*.c)
 
 obj = $(patsubst %.c,$(B)/%.o,$(1))
 
@@ -48,11 +49,14 @@ SHEEPTOOL := $(if $(TOOL_SRC),$(B)/sheeptool)
 UNIT_BIN  := $(patsubst %.c,$(B)/%,$(UNIT_SRC))
 INTEG_BIN := $(patsubst %.c,$(B)/%,$(INTEG_SRC))
 BENCH_BIN := $(patsubst %.c,$(B)/%,$(BENCH_SRC))
+LIBSIM    := $(B)/libsheepsim.a
+SHEEPSIM  := $(if $(SIM_SRC),$(B)/sheepsim)
+LDLIBS_SIM := -lsodium -lmsgpackc -lm
 
 .PHONY: all help deps run check check-unit check-qemu bench test clean install tests check-globals
 
 # build the daemon, tools, tests and benchmarks (release variant)
-all: $(SHEEPNODE) $(SHEEPTOOL) tests $(BENCH_BIN)
+all: $(SHEEPNODE) $(SHEEPTOOL) tests $(BENCH_BIN) $(SHEEPSIM)
 
 help:
 	@echo "make            build everything (build/release)"
@@ -77,10 +81,10 @@ tests: $(UNIT_BIN) $(INTEG_BIN) $(SHEEPNODE)
 
 # unit + integration tests in release and asan variants; one closing line
 check:
-	$(Q)rm -f build/results.txt
-	$(Q)$(MAKE) --no-print-directory -j$(JOBS) VARIANT=release all
+	$(Q)rm -f build/results.txt; mkdir -p build
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) VARIANT=release all || echo "release-build 0 1 0" >> build/results.txt
 	$(Q)./tests/run.sh build/release build/results.txt || true
-	$(Q)$(MAKE) --no-print-directory -j$(JOBS) VARIANT=asan tests
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) VARIANT=asan tests || echo "asan-build 0 1 0" >> build/results.txt
 	$(Q)./tests/run.sh build/asan build/results.txt || true
 	$(Q)./tests/summary.sh build/results.txt
 
@@ -101,10 +105,10 @@ check-qemu:
 # README's test command: everything, one closing line for all of it
 test: deps
 	$(Q)rm -f build/results-all.txt
-	$(Q)$(MAKE) --no-print-directory check
-	$(Q)cat build/results.txt >> build/results-all.txt
-	$(Q)$(MAKE) --no-print-directory check-qemu
-	$(Q)cat build/results-qemu.txt >> build/results-all.txt
+	$(Q)$(MAKE) --no-print-directory check || true
+	$(Q)cat build/results.txt >> build/results-all.txt || echo "check 0 1 0" >> build/results-all.txt
+	$(Q)$(MAKE) --no-print-directory check-qemu || true
+	$(Q)cat build/results-qemu.txt >> build/results-all.txt || echo "check-qemu 0 1 0" >> build/results-all.txt
 	$(Q)echo "== all suites =="
 	$(Q)./tests/summary.sh build/results-all.txt
 
@@ -142,8 +146,18 @@ $(LIBNODE): $(call obj,$(filter-out node/main.c,$(NODE_SRC)))
 $(SHEEPNODE): $(B)/node/main.o $(LIBNODE) $(LIBSTORE) $(CORELIB)
 	$(call quiet,LD,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_NODE) $(LDLIBS_STORE)
 
-$(B)/sheeptool: $(call obj,$(TOOL_SRC)) $(LIBCLIENT)
+$(B)/sheeptool: $(call obj,$(TOOL_SRC)) $(LIBCLIENT) $(CORELIB)
 	$(call quiet,LD,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_STORE)
+
+# the simulator links the same gossip/ring objects as sheepnode (libsheepcore.a)
+$(LIBSIM): $(call obj,$(filter-out sim/main.c,$(SIM_SRC)))
+	$(call quiet,AR,$@)rm -f $@ && ar rcs $@ $^
+
+$(B)/sheepsim: $(B)/sim/main.o $(LIBSIM) $(LIBCORE)
+	$(call quiet,LD,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_SIM)
+
+$(B)/tests/unit/test_sim: $(B)/tests/unit/test_sim.o $(LIBSIM) $(LIBCORE)
+	$(call quiet,LD,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_TEST) $(LDLIBS_SIM)
 
 $(B)/tests/unit/test_node_%: $(B)/tests/unit/test_node_%.o $(LIBNODE) $(LIBSTORE) $(CORELIB) $(LIBCLIENT)
 	$(call quiet,LD,$@)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_TEST) $(LDLIBS_NODE) $(LDLIBS_STORE)

@@ -72,7 +72,7 @@ void swim__send(struct swim *s, const struct swim_addr *to, struct wire_msg *msg
 {
 	size_t len;
 
-	memcpy(msg->sender, s->t.m[0].id, SWIM_ID_LEN);
+	swim__stamp(s, msg);
 	msg->seq = ++s->tx_seq;
 	if (wire_encode(msg, s->txbuf, s->cfg.packet_max, &len) != 0)
 		return;    /* cannot happen: sizes are budgeted; never send a partial packet */
@@ -199,6 +199,26 @@ static void swim_handle(struct swim *s, const struct wire_msg *msg, const struct
 	}
 }
 
+/* A different ring digest from a known member: tell the layer above, at
+ * most once per sender per period (every packet carries the digest, so
+ * without the limit a ring change would fire once per packet).  Unknown
+ * senders are skipped: there is no slot to rate-limit them by, and a
+ * spoofed stranger must not make us pull rings. */
+static void swim_digest_check(struct swim *s, const struct wire_msg *msg, uint64_t now)
+{
+	int64_t sidx;
+
+	if (!s->env.on_digest || !s->has_digest || !msg->has_digest ||
+	    memcmp(msg->digest, s->digest, SWIM_DIGEST_LEN) == 0)
+		return;
+	sidx = member_table_find(&s->t, msg->sender);
+	if (sidx <= 0 || now < s->aux[sidx].digest_next)
+		return;
+	s->aux[sidx].digest_next = now + s->cfg.probe_interval_ms;
+	s->stats.digest_mismatch++;
+	s->env.on_digest(s->env.ctx, &s->t.m[sidx], msg->digest);
+}
+
 int swim_on_packet(struct swim *s, const struct swim_addr *from, const uint8_t *buf, size_t len,
                    uint64_t now)
 {
@@ -246,6 +266,7 @@ int swim_on_packet(struct swim *s, const struct swim_addr *from, const uint8_t *
 		}
 	}
 	swim_handle(s, &msg, from, now);
+	swim_digest_check(s, &msg, now);
 	return 0;
 }
 
@@ -399,6 +420,19 @@ int swim_set_meta(struct swim *s, const struct swim_meta *meta, uint64_t now)
 	s->t.m[0].since = now;
 	swim__bq_push(s, 0, NULL);
 	return 0;
+}
+
+void swim_set_digest(struct swim *s, const uint8_t d[SWIM_DIGEST_LEN])
+{
+	static const uint8_t zero[SWIM_DIGEST_LEN];
+
+	memcpy(s->digest, d, SWIM_DIGEST_LEN);
+	s->has_digest = memcmp(d, zero, SWIM_DIGEST_LEN) != 0;
+}
+
+const uint8_t *swim_get_digest(const struct swim *s)
+{
+	return s->digest;
 }
 
 uint32_t swim_member_count(const struct swim *s)

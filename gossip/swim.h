@@ -40,6 +40,7 @@
 
 #define SWIM_PACKET_MAX_DEFAULT (1400 - 81)   /* 1400 minus SEAL_OVERHEAD_MAX */
 #define SWIM_PACKET_MIN         512
+#define SWIM_DIGEST_LEN         WIRE_DIGEST_LEN   /* opaque ring digest on every packet */
 #define SWIM_CONFIRM_MAX        8             /* Lifeguard confirmations remembered per suspicion */
 
 enum swim_event {
@@ -79,6 +80,12 @@ struct swim_env {
 	void (*send)(void *ctx, const struct swim_addr *to, const uint8_t *buf, size_t len);
 	/* Membership change; may be NULL. */
 	void (*on_event)(void *ctx, const struct swim_member *m, enum swim_event ev);
+	/* Ring digest mismatch; may be NULL (added last: zero-initialised envs
+	 * keep working).  Called after an accepted packet from a known member
+	 * `from` carried a ring digest d that differs from ours, at most once
+	 * per sender per protocol period (probe_interval_ms), and never while
+	 * our own digest is unset.  Typical use: pull that member's ring. */
+	void (*on_digest)(void *ctx, const struct swim_member *from, const uint8_t d[SWIM_DIGEST_LEN]);
 };
 
 struct swim_stats {
@@ -93,6 +100,7 @@ struct swim_stats {
 	uint64_t probes, probes_failed, ping_reqs, nacks_rx, nacks_tx;
 	uint64_t refutes, suspects, deaths, pushpulls;
 	uint64_t updates_applied, updates_stale;
+	uint64_t digest_mismatch;              /* on_digest calls (rate-limited mismatches) */
 };
 
 struct swim;
@@ -143,6 +151,14 @@ int swim_leave(struct swim *s, uint64_t now);
 /* New metadata (e.g. weight, generation): new incarnation, gossiped.
  * 0, -EINVAL after swim_leave, -EOVERFLOW if the incarnation is exhausted. */
 int swim_set_meta(struct swim *s, const struct swim_meta *meta, uint64_t now);
+
+/* Our ring digest, sent on every packet from now on (opaque here; the
+ * layer above derives it from its ring version).  All zero = unset: no
+ * digest is sent and received ones are ignored.  Setting a new value
+ * does not reset the per-sender on_digest rate limit. */
+void swim_set_digest(struct swim *s, const uint8_t d[SWIM_DIGEST_LEN]);
+/* Our current digest (all zero if unset). */
+const uint8_t *swim_get_digest(const struct swim *s);
 
 /* Members (index 0 is self), valid until the next swim_* call that changes them. */
 uint32_t swim_member_count(const struct swim *s);

@@ -85,7 +85,7 @@ static size_t swim_header_size(struct swim *s, struct wire_msg *msg)
 
 	msg->n_updates = 0;
 	msg->seq = WIRE_COUNTER_MAX;           /* worst case; swim__send sets the real one */
-	memcpy(msg->sender, s->t.m[0].id, SWIM_ID_LEN);
+	swim__stamp(s, msg);
 	if (wire_encode(msg, s->txbuf, s->cfg.packet_max, &len) != 0)
 		len = s->cfg.packet_max;
 	msg->n_updates = n;

@@ -26,6 +26,7 @@ struct swim_bcast {
 struct swim_aux {
 	uint32_t pp_seen;              /* last push-pull exchange id answered */
 	uint32_t bq_slot;              /* 1 + index in the piggyback queue, 0 = not queued */
+	uint64_t digest_next;          /* ms: no on_digest for this sender before then */
 };
 
 struct swim_suspicion {
@@ -70,6 +71,8 @@ struct swim {
 	uint32_t             awareness;
 	uint32_t             n_live;   /* alive + suspect, self included */
 	uint8_t              leaving;
+	uint8_t              has_digest;
+	uint8_t              digest[SWIM_DIGEST_LEN];   /* ours, sent on every packet */
 
 	uint32_t            *order;    /* probe list: shuffled member indices */
 	uint32_t             n_order, cap_order, pos;
@@ -112,6 +115,14 @@ static inline void swim__msg_init(struct wire_msg *msg, uint8_t type, uint32_t p
 	memset(msg, 0, sizeof(*msg));
 	msg->type = type;
 	msg->probe = probe;
+}
+
+/* Fill in what every outgoing body carries: sender id and ring digest. */
+static inline void swim__stamp(const struct swim *s, struct wire_msg *msg)
+{
+	memcpy(msg->sender, s->t.m[0].id, SWIM_ID_LEN);
+	msg->has_digest = s->has_digest;
+	memcpy(msg->digest, s->digest, SWIM_DIGEST_LEN);
 }
 
 /* swim.c */

@@ -98,6 +98,14 @@ size_t wire_update_size(const struct wire_update *u)
 	return o.overflow ? WIRE_UPDATE_MAX : o.len;
 }
 
+/* an all-zero digest means "none": it is not sent */
+static int wire_digest_set(const struct wire_msg *msg)
+{
+	static const uint8_t zero[WIRE_DIGEST_LEN];
+
+	return msg->has_digest && memcmp(msg->digest, zero, WIRE_DIGEST_LEN) != 0;
+}
+
 int wire_encode(const struct wire_msg *msg, uint8_t *buf, size_t cap, size_t *len)
 {
 	struct wire_out o = { buf, cap, 0, 0 };
@@ -112,7 +120,7 @@ int wire_encode(const struct wire_msg *msg, uint8_t *buf, size_t cap, size_t *le
 		if (!wire_update_valid(&msg->updates[i]))
 			return -EINVAL;
 	msgpack_packer_init(&pk, &o, wire_out_write);
-	msgpack_pack_array(&pk, 9);
+	msgpack_pack_array(&pk, wire_digest_set(msg) ? 10 : 9);
 	msgpack_pack_uint8(&pk, WIRE_VERSION);
 	msgpack_pack_uint8(&pk, msg->type);
 	msgpack_pack_bin_with_body(&pk, msg->sender, SWIM_ID_LEN);
@@ -130,6 +138,8 @@ int wire_encode(const struct wire_msg *msg, uint8_t *buf, size_t cap, size_t *le
 	msgpack_pack_array(&pk, msg->n_updates);
 	for (uint32_t i = 0; i < msg->n_updates; i++)
 		wire_update_put(&pk, &msg->updates[i]);
+	if (wire_digest_set(msg))
+		msgpack_pack_bin_with_body(&pk, msg->digest, WIRE_DIGEST_LEN);
 	if (o.overflow)
 		return -ENOSPC;
 	*len = o.len;
@@ -224,7 +234,7 @@ static int wire_msg_get(const msgpack_object *root, struct wire_msg *msg)
 	if (!wire_get_uint(&f[1], WIRE_TYPE_MAX, &v) || v == 0)
 		return WIRE_E_TYPE;
 	msg->type = (uint8_t)v;
-	if (root->via.array.size != 9)
+	if (root->via.array.size != 9 && root->via.array.size != 10)
 		return WIRE_E_ENVELOPE;
 	if (!wire_get_id(&f[2], msg->sender))
 		return WIRE_E_SENDER;
@@ -256,6 +266,16 @@ static int wire_msg_get(const msgpack_object *root, struct wire_msg *msg)
 		rc = wire_update_get(&f[8].via.array.ptr[i], &msg->updates[i]);
 		if (rc)
 			return rc;
+	}
+	msg->has_digest = 0;
+	memset(msg->digest, 0, WIRE_DIGEST_LEN);
+	if (root->via.array.size == 10) {
+		static const uint8_t zero[WIRE_DIGEST_LEN];
+
+		if (f[9].type != MSGPACK_OBJECT_BIN || f[9].via.bin.size != WIRE_DIGEST_LEN)
+			return WIRE_E_DIGEST;
+		memcpy(msg->digest, f[9].via.bin.ptr, WIRE_DIGEST_LEN);
+		msg->has_digest = memcmp(msg->digest, zero, WIRE_DIGEST_LEN) != 0;
 	}
 	return 0;
 }

@@ -1,10 +1,17 @@
 /*
  * gossip/wire.h: the SWIM packet body codec (msgpack-c).
  *
- * Every packet body is one msgpack array of 9 elements:
+ * Every packet body is one msgpack array of 9 or 10 elements:
  *
  *   [version=1, type, sender bin16, seq uint, probe uint, flags uint,
- *    target (nil | bin16), target_addr (nil | bin6 | bin18), updates array]
+ *    target (nil | bin16), target_addr (nil | bin6 | bin18), updates array,
+ *    (optional) ring_digest bin16]
+ *
+ * ring_digest is opaque here (the sender's ring version digest, set by the
+ * layer above): absent when the sender has none, an all-zero bin16 is read
+ * as absent, anything other than a 16-byte bin is rejected (WIRE_E_DIGEST).
+ * A 9-element body is the same message without a digest, so senders that
+ * do not set one produce exactly the bytes they did before.
  *
  *   PING      probe = prober's probe seq, target = id the ping is meant for
  *   ACK       probe = the probe seq being answered
@@ -36,7 +43,8 @@
 
 #define WIRE_VERSION      1
 #define WIRE_MAX_UPDATES  64           /* per packet; 1400 bytes hold < 40 full updates */
-#define WIRE_HDR_MAX      96           /* upper bound of the encoded header + array header */
+#define WIRE_HDR_MAX      116          /* upper bound of the encoded header + array header */
+#define WIRE_DIGEST_LEN   16           /* opaque ring digest (optional 10th field) */
 #define WIRE_UPDATE_MAX   96           /* upper bound of one encoded update (IPv6, max ints) */
 /* Incarnations and packet seqs only ever grow by 1 from small values; a
  * value near 2^64 can only be forged, and would wrap on the next +1 (a
@@ -61,7 +69,7 @@ enum wire_type {
 #define WIRE_ERRORS(X)                                                                    \
 	X(WIRE_E_PARSE, -5001, "wire: not valid msgpack or truncated")                    \
 	X(WIRE_E_TRAILING, -5002, "wire: bytes after the message")                        \
-	X(WIRE_E_ENVELOPE, -5003, "wire: top level is not a 9-element array")             \
+	X(WIRE_E_ENVELOPE, -5003, "wire: top level is not a 9- or 10-element array")     \
 	X(WIRE_E_VERSION, -5004, "wire: unknown version")                                  \
 	X(WIRE_E_TYPE, -5005, "wire: unknown message type")                                \
 	X(WIRE_E_SENDER, -5006, "wire: sender is not a 16-byte bin")                       \
@@ -77,7 +85,8 @@ enum wire_type {
 	X(WIRE_E_UPD_STATE, -5016, "wire: update state unknown or not allowed in short form") \
 	X(WIRE_E_UPD_ADDR, -5017, "wire: update address is not a 6/18-byte bin or port 0") \
 	X(WIRE_E_UPD_META, -5018, "wire: update weight/zone/capacity/generation out of range") \
-	X(WIRE_E_UPD_FROM, -5019, "wire: update from is not a 16-byte bin")
+	X(WIRE_E_UPD_FROM, -5019, "wire: update from is not a 16-byte bin")               \
+	X(WIRE_E_DIGEST, -5020, "wire: ring_digest is not a 16-byte bin")
 
 enum wire_error {
 #define WIRE_X_ENUM(name, val, msg) name = (val),
@@ -85,7 +94,7 @@ enum wire_error {
 #undef WIRE_X_ENUM
 };
 #define WIRE_E_FIRST WIRE_E_PARSE
-#define WIRE_E_COUNT 19                /* number of WIRE_E_* codes */
+#define WIRE_E_COUNT 20                /* number of WIRE_E_* codes */
 
 /* Message for a WIRE_E_* code or -errno; never NULL. */
 const char *wire_strerror(int code);
@@ -111,6 +120,8 @@ struct wire_msg {
 	struct swim_addr target_addr;  /* family 0 if absent */
 	uint32_t         n_updates;
 	struct wire_update *updates;   /* decode: caller array of WIRE_MAX_UPDATES */
+	uint8_t          has_digest;   /* 1: ring_digest present and not all zero */
+	uint8_t          digest[WIRE_DIGEST_LEN];
 };
 
 /*

@@ -38,6 +38,8 @@
 /* ours: status of the node (JSON payload), used by sheeptool; >= 0x80 is
  * daemon space in the spec (§10), so clients never collide with it. */
 #define SD_OP_SM_STATUS             0xE0
+#define SD_OP_SM_MEMBERS            0xE1   /* sheepmesh: membership as JSON (node/gossip.h) */
+#define SD_OP_SM_RING               0xE2   /* sheepmesh: the node's epoch, epoch_encode() bytes */
 
 /* §3.2 request flags */
 #define SD_FLAG_CMD_WRITE       0x0001
@@ -387,6 +389,8 @@ static inline const char *sd_opcode_name(uint8_t op)
 	case SD_OP_DEL_VDI: return "DEL_VDI";
 	case SD_OP_GET_CLUSTER_DEFAULT: return "GET_CLUSTER_DEFAULT";
 	case SD_OP_SM_STATUS: return "SM_STATUS";
+	case SD_OP_SM_MEMBERS: return "SM_MEMBERS";
+	case SD_OP_SM_RING: return "SM_RING";
 	default: return NULL;
 	}
 }

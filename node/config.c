@@ -1,6 +1,8 @@
 /* config.c: see config.h. One table of options drives parsing and --help. */
 #include "node/config.h"
+#include "node/discovery.h"
 #include "node/log.h"
+#include "node/netaddr.h"
 #include "sheepdog_proto.h"
 
 #include <arpa/inet.h>
@@ -10,7 +12,8 @@
 #include <string.h>
 #include <sys/un.h>
 
-enum opt_kind { OPT_STR, OPT_UINT, OPT_BOOL, OPT_LEVEL, OPT_LISTEN, OPT_UNIX, OPT_CONFIG };
+enum opt_kind { OPT_STR, OPT_UINT, OPT_BOOL, OPT_LEVEL, OPT_LISTEN, OPT_UNIX, OPT_CONFIG,
+		OPT_JOIN, OPT_KEYFILE, OPT_ADVERTISE, OPT_MCAST, OPT_NAME };
 
 struct opt {
 	const char *key;
@@ -37,6 +40,22 @@ static const struct opt opts[] = {
 	{ "enforce-locks", OPT_BOOL, 0, 0, NULL, "exclusive LOCK_VDI (default off, spec 5.7)" },
 	{ "log-level", OPT_LEVEL, 0, 0, "LEVEL", "err, warn, info or debug (default info)" },
 	{ "config", OPT_CONFIG, 0, 0, "FILE", "read \"key = value\" lines first (default none)" },
+	{ "gossip-port", OPT_UINT, 1, 65535, "N", "gossip UDP port (default: the --port number)" },
+	{ "advertise", OPT_ADVERTISE, 0, 0, "ADDR",
+	  "IP others reach this node at (default: the one --listen address, else the\n"
+	  "                             first non-loopback IPv4 address, else 127.0.0.1)" },
+	{ "join", OPT_JOIN, 0, 0, "HOST:PORT", "gossip seed (PORT = its gossip port), repeatable (default none)" },
+	{ "no-multicast", OPT_BOOL, 0, 0, NULL, "no multicast discovery (default: on if the advertised\n"
+	  "                             address is IPv4 and not loopback)" },
+	{ "multicast-group", OPT_MCAST, 0, 0, "ADDR", "IPv4 discovery group (default " DISC_GROUP_DEFAULT ")" },
+	{ "multicast-port", OPT_UINT, 1, 65535, "N", "discovery UDP port (default 7477)" },
+	{ "cluster-name", OPT_NAME, 0, 0, "NAME", "cluster name, 1-63 of [A-Za-z0-9._-] (default sheepmesh)" },
+	{ "key-file", OPT_KEYFILE, 0, 0, "FILE",
+	  "32-byte cluster key (mode 0600), repeatable: the first seals what\n"
+	  "                             we send, all open what we receive (default none)" },
+	{ "gossip-interval", OPT_UINT, 100, 60000, "MS", "SWIM probe period in ms (default 1000)" },
+	{ "zone", OPT_UINT, 0, 4294967295u, "N", "failure domain of this node, 0 = none (default 0)" },
+	{ "weight", OPT_UINT, 1, 65535, "N", "ring weight, 16 = one default node (default 16)" },
 };
 #define NR_OPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -60,6 +79,11 @@ void node_config_init(struct node_config *cfg)
 	cfg->max_object_shift = 25;
 	cfg->copies = 3;
 	cfg->log_level = NODE_LOG_INFO;
+	cfg->cluster_name = strdup("sheepmesh");
+	cfg->multicast_group = strdup(DISC_GROUP_DEFAULT);
+	cfg->multicast_port = DISC_PORT_DEFAULT;
+	cfg->gossip_interval_ms = 1000;
+	cfg->weight = 16;
 }
 
 static void listen_clear(struct node_config *cfg)
@@ -69,12 +93,25 @@ static void listen_clear(struct node_config *cfg)
 	cfg->nr_listen = 0;
 }
 
+static void list_clear(char **v, unsigned *n)
+{
+	for (unsigned i = 0; i < *n; i++)
+		free(v[i]);
+	*n = 0;
+}
+
 void node_config_free(struct node_config *cfg)
 {
 	free(cfg->dir);
 	free(cfg->unix_path);
 	free(cfg->config_file);
 	listen_clear(cfg);
+	list_clear(cfg->join, &cfg->nr_join);
+	list_clear(cfg->key_files, &cfg->nr_key_files);
+	free(cfg->advertise);
+	free(cfg->cluster_name);
+	free(cfg->multicast_group);
+	free(cfg->keygen);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -139,6 +176,11 @@ int node_config_set(struct node_config *cfg, const char *key, const char *value,
 		else if (strcmp(key, "max-buffer-mb") == 0) cfg->max_buffer_mb = u;
 		else if (strcmp(key, "max-object-shift") == 0) cfg->max_object_shift = u;
 		else if (strcmp(key, "copies") == 0) cfg->copies = u;
+		else if (strcmp(key, "gossip-port") == 0) cfg->gossip_port = u;
+		else if (strcmp(key, "multicast-port") == 0) cfg->multicast_port = u;
+		else if (strcmp(key, "gossip-interval") == 0) cfg->gossip_interval_ms = u;
+		else if (strcmp(key, "zone") == 0) cfg->zone = u;
+		else if (strcmp(key, "weight") == 0) cfg->weight = u;
 		return 0;
 	case OPT_BOOL:
 		if ((b = parse_bool(value)) < 0) {
@@ -147,6 +189,7 @@ int node_config_set(struct node_config *cfg, const char *key, const char *value,
 			return -1;
 		}
 		if (strcmp(key, "force-plain") == 0) cfg->force_plain = b;
+		else if (strcmp(key, "no-multicast") == 0) cfg->no_multicast = b;
 		else cfg->enforce_locks = b;
 		return 0;
 	case OPT_LEVEL:
@@ -182,6 +225,61 @@ int node_config_set(struct node_config *cfg, const char *key, const char *value,
 			return -1;
 		}
 		return set_str(&cfg->unix_path, value) < 0 ? (snprintf(err, errlen, "out of memory"), -1) : 0;
+	}
+	case OPT_JOIN:
+	case OPT_KEYFILE: {
+		char **v = o->kind == OPT_JOIN ? cfg->join : cfg->key_files;
+		unsigned *n = o->kind == OPT_JOIN ? &cfg->nr_join : &cfg->nr_key_files;
+		unsigned max = o->kind == OPT_JOIN ? NODE_MAX_JOIN : NODE_MAX_KEYS;
+		if (o->kind == OPT_JOIN) {
+			struct swim_addr a;
+			char why[300];
+			if (node_addr_parse_hostport(value, 0, &a, why, sizeof(why)) < 0) {
+				snprintf(err, errlen, "invalid value for %s: %s", key, why);
+				return -1;
+			}
+		} else if (!value[0]) {
+			snprintf(err, errlen, "invalid value '' for %s (expected a path)", key);
+			return -1;
+		}
+		if (*n >= max) {
+			snprintf(err, errlen, "too many values for %s (at most %u): '%s'", key, max, value);
+			return -1;
+		}
+		if (!(v[*n] = strdup(value)))
+			goto nomem;
+		(*n)++;
+		return 0;
+	}
+	case OPT_ADVERTISE: {
+		struct swim_addr a;
+		if (node_addr_parse_ip(value, 0, &a) < 0 || node_addr_is_any(&a)) {
+			snprintf(err, errlen, "invalid value '%s' for %s (expected a numeric IPv4 or IPv6 "
+				 "address, not a wildcard)", value, key);
+			return -1;
+		}
+		return set_str(&cfg->advertise, value) < 0 ? (snprintf(err, errlen, "out of memory"), -1) : 0;
+	}
+	case OPT_MCAST: {
+		struct in_addr g;
+		if (inet_pton(AF_INET, value, &g) != 1 || !IN_MULTICAST(ntohl(g.s_addr))) {
+			snprintf(err, errlen, "invalid value '%s' for %s (expected an IPv4 multicast address, "
+				 "224.0.0.0-239.255.255.255)", value, key);
+			return -1;
+		}
+		return set_str(&cfg->multicast_group, value) < 0 ? (snprintf(err, errlen, "out of memory"), -1) : 0;
+	}
+	case OPT_NAME: {
+		size_t n = strlen(value);
+		int ok = n >= 1 && n <= NODE_CLUSTER_NAME_MAX;
+		for (size_t i = 0; ok && i < n; i++)
+			ok = isalnum((unsigned char)value[i]) || strchr("._-", value[i]);
+		if (!ok) {
+			snprintf(err, errlen, "invalid value '%s' for %s (expected 1-%d characters of "
+				 "A-Z a-z 0-9 . _ -)", value, key, NODE_CLUSTER_NAME_MAX);
+			return -1;
+		}
+		return set_str(&cfg->cluster_name, value) < 0 ? (snprintf(err, errlen, "out of memory"), -1) : 0;
 	}
 	case OPT_STR:
 	case OPT_CONFIG:
@@ -305,13 +403,41 @@ int node_config_parse_args(struct node_config *cfg, int argc, char *const *argv,
 	char key[64], msg[512];
 	const struct opt *o;
 	const char *value;
-	int used, listen_seen = 0;
+	int used, listen_seen = 0, join_seen = 0, keys_seen = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
 			return NODE_CONFIG_HELP;
 		if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0)
 			return NODE_CONFIG_VERSION;
+	}
+	/* --keygen FILE: a command, not a setting; nothing else may come with it */
+	for (int i = 1; i < argc; i++) {
+		const char *v = NULL;
+		if (strcmp(argv[i], "--keygen") == 0) {
+			if (i + 1 >= argc) {
+				snprintf(err, errlen, "option --keygen needs a value (the key file to create)");
+				return NODE_CONFIG_ERROR;
+			}
+			v = argv[i + 1];
+		} else if (strncmp(argv[i], "--keygen=", 9) == 0) {
+			v = argv[i] + 9;
+		}
+		if (!v)
+			continue;
+		if (!v[0]) {
+			snprintf(err, errlen, "invalid value '' for --keygen (expected a path)");
+			return NODE_CONFIG_ERROR;
+		}
+		if (argc != (strchr(argv[i], '=') ? 2 : 3)) {
+			snprintf(err, errlen, "--keygen FILE takes no other options");
+			return NODE_CONFIG_ERROR;
+		}
+		if (set_str(&cfg->keygen, v) < 0) {
+			snprintf(err, errlen, "out of memory");
+			return NODE_CONFIG_ERROR;
+		}
+		return NODE_CONFIG_KEYGEN;
 	}
 	/* pass 1: syntax of every flag, and the config file */
 	for (int i = 1; i < argc; i += used) {
@@ -335,6 +461,15 @@ int node_config_parse_args(struct node_config *cfg, int argc, char *const *argv,
 			listen_clear(cfg);
 			listen_seen = 1;
 		}
+		/* lists from flags replace the config file's, as --listen does */
+		if (o->kind == OPT_JOIN && !join_seen) {
+			list_clear(cfg->join, &cfg->nr_join);
+			join_seen = 1;
+		}
+		if (o->kind == OPT_KEYFILE && !keys_seen) {
+			list_clear(cfg->key_files, &cfg->nr_key_files);
+			keys_seen = 1;
+		}
 		if (node_config_set(cfg, key, value ? value : "yes", msg, sizeof(msg)) < 0) {
 			snprintf(err, errlen, "--%s: %s", key, msg);
 			return NODE_CONFIG_ERROR;
@@ -355,6 +490,7 @@ void node_config_print_help(FILE *out)
 	}
 	fprintf(out, "  %-26s %s\n", "--help", "print this help and exit");
 	fprintf(out, "  %-26s %s\n", "--version", "print the version and exit");
+	fprintf(out, "  %-26s %s\n", "--keygen FILE", "write a new random cluster key to FILE (0600) and exit");
 	fprintf(out, "\nOptions also take the form --key=value. A config file holds \"key = value\"\n"
 		"lines (keys are the option names without dashes, # starts a comment);\n"
 		"command-line options override it. See CONFIG.md.\n");

@@ -14,6 +14,9 @@
 #define SHEEPNODE_VERSION "0.1.0"      /* the one place the version lives */
 
 #define NODE_MAX_LISTEN 16              /* --listen may be given this often */
+#define NODE_MAX_JOIN   16              /* --join seeds */
+#define NODE_MAX_KEYS   4               /* --key-file (SEAL_MAX_KEYS) */
+#define NODE_CLUSTER_NAME_MAX 63        /* SEAL_NAME_MAX */
 
 struct node_config {
 	char *dir;                          /* data directory */
@@ -31,6 +34,21 @@ struct node_config {
 	int enforce_locks;                  /* exclusive LOCK_VDI */
 	int log_level;                      /* enum node_log_level */
 	char *config_file;                  /* --config, or NULL */
+	/* gossip (node/gossip.h) */
+	unsigned gossip_port;               /* UDP port; 0 = same number as --port */
+	char *advertise;                    /* numeric IP others reach us at, or NULL = default */
+	char *join[NODE_MAX_JOIN];          /* HOST:PORT seeds (PORT = their gossip port) */
+	unsigned nr_join;
+	char *key_files[NODE_MAX_KEYS];     /* first = primary (sends); all accepted */
+	unsigned nr_key_files;
+	char *cluster_name;                 /* default "sheepmesh" */
+	char *multicast_group;              /* IPv4 group, default DISC_GROUP_DEFAULT */
+	unsigned multicast_port;
+	int no_multicast;
+	unsigned gossip_interval_ms;        /* SWIM probe period */
+	unsigned zone;                      /* failure domain, 0 = none */
+	unsigned weight;                    /* ring weight, 16 = one default node */
+	char *keygen;                       /* --keygen FILE: write a key and exit */
 };
 
 /* Results of node_config_parse_args(). */
@@ -39,6 +57,7 @@ enum {
 	NODE_CONFIG_RUN = 0,                /* start the daemon */
 	NODE_CONFIG_HELP = 1,               /* --help given: print help, exit 0 */
 	NODE_CONFIG_VERSION = 2,            /* --version given: print it, exit 0 */
+	NODE_CONFIG_KEYGEN = 3,             /* --keygen FILE: cfg->keygen set, write it, exit */
 };
 
 /* Defaults for everything (strings are copies owned by cfg). */

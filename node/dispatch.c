@@ -1,6 +1,7 @@
 /* dispatch.c: see dispatch.h. Wire rules from spec §1.2, §2, §3, §5-§6, §11. */
 #include "node/dispatch.h"
 #include "node/config.h"
+#include "node/gossip.h"
 #include "store/store.h"
 
 #include <stdio.h>
@@ -23,7 +24,8 @@ int node_dispatch_check(const struct node_ctx *ctx, const struct sd_req *h,
 	}
 	/* §2.6 applies below 0x80; daemon opcodes above carried 0x0a and get
 	 * INVALID_PARMS like any opcode we do not serve (§10) */
-	if (h->proto_ver > SD_PROTO_VER_MAX && (h->opcode < 0x80 || h->opcode == SD_OP_SM_STATUS)) {
+	if (h->proto_ver > SD_PROTO_VER_MAX && (h->opcode < 0x80 || h->opcode == SD_OP_SM_STATUS ||
+						       h->opcode == SD_OP_SM_MEMBERS || h->opcode == SD_OP_SM_RING)) {
 		*why = NODE_BAD_VERSION;
 		return SD_RES_VER_MISMATCH;
 	}
@@ -81,6 +83,8 @@ int node_dispatch_check(const struct node_ctx *ctx, const struct sd_req *h,
 		}
 		return 0;
 	case SD_OP_SM_STATUS:
+	case SD_OP_SM_MEMBERS:
+	case SD_OP_SM_RING:
 		if (write) {
 			*why = NODE_BAD_FLAGS;
 			return SD_RES_INVALID_PARMS;
@@ -149,7 +153,7 @@ static int run_status(struct node_req *r)
 	struct node_ctx *c = r->ctx;
 	struct store_stats st;
 	char *doc;
-	size_t cap = 2048, n;
+	size_t cap = 8192, n;
 
 	if (store_get_stats(c->store, &st) != 0)
 		memset(&st, 0, sizeof(st));
@@ -171,13 +175,40 @@ static int run_status(struct node_req *r)
 				      node_bad_reason_name(i),
 				      (unsigned long long)node_log_bad_count(c->log, i));
 	if (n < cap)
-		n += (size_t)snprintf(doc + n, cap - n, "}}\n");
+		n += (size_t)snprintf(doc + n, cap - n, "}");
+	if (n < cap && c->gossip) {
+		n += (size_t)snprintf(doc + n, cap - n, ",\"gossip\":");
+		int k = n < cap ? node_gossip_status_json(c->gossip, doc + n, cap - n) : -1;
+		n = k < 0 ? cap : n + (size_t)k;
+	}
+	if (n < cap)
+		n += (size_t)snprintf(doc + n, cap - n, "}\n");
 	if (n >= cap) {
 		free(doc);
 		return SD_RES_SYSTEM_ERROR;
 	}
 	/* the request's data_length is the reply buffer the client offers */
 	if (n > r->hdr.data_length) {
+		free(doc);
+		return SD_RES_INVALID_PARMS;
+	}
+	r->out = (uint8_t *)doc;
+	r->out_len = (uint32_t)n;
+	return SD_RES_SUCCESS;
+}
+
+/* SM_MEMBERS: the gossip view as JSON (schema in node/gossip.h). */
+static int run_members(struct node_req *r)
+{
+	size_t n;
+	char *doc;
+
+	if (!r->ctx->gossip)
+		return SD_RES_SYSTEM_ERROR;
+	if (!(doc = node_gossip_members_json(r->ctx->gossip, &n)))
+		return SD_RES_NO_MEM;
+	/* the request's data_length is the reply buffer the client offers */
+	if (n > r->hdr.data_length || n > UINT32_MAX) {
 		free(doc);
 		return SD_RES_INVALID_PARMS;
 	}
@@ -271,6 +302,12 @@ void node_dispatch_run(struct node_job *job)
 		break;
 	case SD_OP_SM_STATUS:
 		res = run_status(r);
+		break;
+	case SD_OP_SM_MEMBERS:
+		res = run_members(r);
+		break;
+	case SD_OP_SM_RING:
+		res = node_dispatch_ring_run(r);
 		break;
 	default:
 		res = SD_RES_INVALID_PARMS;   /* node_dispatch_check keeps these out */

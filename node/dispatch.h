@@ -16,6 +16,7 @@
 
 struct store;
 struct node_conn;
+struct node_gossip;
 
 /* Shared by the loop and the workers; counters are atomics because
  * SM_STATUS reads them from a worker. */
@@ -28,6 +29,13 @@ struct node_ctx {
 	atomic_uint_fast64_t requests;       /* requests answered since start */
 	atomic_uint_fast64_t refused;        /* connections over --max-connections */
 	atomic_uint_fast64_t buffered;       /* bytes charged by requests in flight */
+	struct node_gossip *gossip;          /* membership, or NULL (SM_MEMBERS, SM_STATUS) */
+	/* SM_RING (node/dispatch_ring.c; ringparts): the node's current epoch
+	 * as epoch_encode() bytes, malloc'd into *buf; 0 or -errno. Called from
+	 * worker threads. The gossip adapter sets it to serve the agreed epoch;
+	 * NULL: a one-member epoch of this node (node_dispatch_ring_local). */
+	int (*ring_epoch)(void *arg, uint8_t **buf, size_t *len);
+	void *ring_epoch_arg;
 };
 
 /* One request from header to the last byte of its reply. */
@@ -61,6 +69,12 @@ void node_dispatch_fail(struct node_req *r, uint32_t result);
 
 /* Executes r (worker thread), sets r->rsp, r->out, r->out_len. */
 void node_dispatch_run(struct node_job *job);
+
+/* node/dispatch_ring.c. SM_RING in a worker: fills r->out; SD_RES_*. */
+int node_dispatch_ring_run(struct node_req *r);
+/* The fallback epoch: this node alone (id from DIR/node-id, created if
+ * absent; IN at generation 1, default weight, zone 0). 0 or -errno. */
+int node_dispatch_ring_local(struct store *st, uint8_t **buf, size_t *len);
 
 /* Encodes r->rsp into r->rsp_buf (loop thread, before sending). */
 void node_dispatch_encode(struct node_req *r);

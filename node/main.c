@@ -8,6 +8,7 @@
 
 #include "node/config.h"
 #include "node/log.h"
+#include "node/node_id.h"
 #include "node/server.h"
 #include "store/store.h"
 
@@ -31,6 +32,14 @@ int main(int argc, char **argv)
 		printf("sheepnode %s\n", SHEEPNODE_VERSION);
 		node_config_free(&cfg);
 		return 0;
+	case NODE_CONFIG_KEYGEN:
+		rc = node_keygen(cfg.keygen, err, sizeof(err)) < 0 ? 1 : 0;
+		if (rc)
+			fprintf(stderr, "sheepnode: %s\n", err);
+		else
+			printf("sheepnode: wrote a new cluster key to %s (mode 0600)\n", cfg.keygen);
+		node_config_free(&cfg);
+		return rc;
 	case NODE_CONFIG_ERROR:
 		fprintf(stderr, "sheepnode: %s (see --help)\n", err);
 		node_config_free(&cfg);

@@ -6,6 +6,7 @@
  * node_dispatch_run() on a request they were handed.
  */
 #include "node/server_int.h"
+#include "node/gossip.h"
 #include "store/store.h"
 
 #include <arpa/inet.h>
@@ -22,8 +23,14 @@
 
 void node__server_maybe_stop(struct node_server *srv)
 {
-	if (srv->draining && atomic_load(&srv->ctx.inflight) == 0)
+	if (srv->draining && atomic_load(&srv->ctx.inflight) == 0 &&
+	    node_gossip_leave_done(srv->gossip))
 		ev_break(srv->loop, EVBREAK_ALL);
+}
+
+static void gossip_left_cb(void *arg)
+{
+	node__server_maybe_stop(arg);
 }
 
 static void listener_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -194,6 +201,8 @@ static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	log_info(srv_log(srv), "signal %d: stopping (finishing %llu requests in flight)", w->signum,
 		 (unsigned long long)atomic_load(&srv->ctx.inflight));
 	srv->draining = 1;
+	/* tell the cluster first: the leave news travels while we drain */
+	node_gossip_leave(srv->gossip, gossip_left_cb, srv);
 	listeners_close(srv);
 	for (struct node_conn *c = srv->conns, *next; c; c = next) {
 		next = node__conn_next(c);   /* draining touches only c, never its neighbours */
@@ -231,6 +240,9 @@ int node_server_init(struct node_server *srv, struct ev_loop *loop,
 	}
 	if (cfg->unix_path && listen_unix(srv, cfg->unix_path) < 0)
 		goto fail;
+	if (node_gossip_start(&srv->gossip, loop, cfg, log) < 0)
+		goto fail;
+	srv->ctx.gossip = srv->gossip;
 	int e = node_pool_start(&srv->pool, loop, cfg->workers, node__job_done, srv);
 	if (e < 0) {
 		log_err(log, "cannot start %u worker threads: %s", cfg->workers, strerror(-e));
@@ -248,6 +260,8 @@ int node_server_init(struct node_server *srv, struct ev_loop *loop,
 		 cfg->max_connections, cfg->max_inflight, srv->ctx.max_request, cfg->max_buffer_mb);
 	return 0;
 fail:
+	node_gossip_stop(srv->gossip);
+	srv->gossip = srv->ctx.gossip = NULL;
 	listeners_close(srv);
 	return -1;
 }
@@ -264,6 +278,8 @@ void node_server_fini(struct node_server *srv)
 	while (srv->conns)
 		node__conn_close(srv->conns, "shutdown");
 	node_pool_stop(&srv->pool);   /* reaps: closed connections free their requests */
+	node_gossip_stop(srv->gossip);  /* after the workers: SM_MEMBERS reads it */
+	srv->gossip = srv->ctx.gossip = NULL;
 	ev_signal_stop(srv->loop, &srv->sig_term);
 	ev_signal_stop(srv->loop, &srv->sig_int);
 	ev_timer_stop(srv->loop, &srv->drain_timer);

@@ -15,6 +15,7 @@
 #define NODE_MAX_LISTENERS (NODE_MAX_LISTEN + 2)
 
 struct node_conn;
+struct node_gossip;
 
 struct node_listener {
 	ev_io io;
@@ -42,12 +43,14 @@ struct node_server {
 	uint64_t mem_used, mem_budget;
 	unsigned nr_mem_wait;                /* connections paused for memory */
 	ev_idle mem_wake;                    /* resumes them at top level */
+	struct node_gossip *gossip;          /* membership (node/gossip.h) */
 };
 
 /* Opens the listening sockets (logs each address). 0 or -1 (logged). */
 int node_server_init(struct node_server *srv, struct ev_loop *loop,
 		     const struct node_config *cfg, struct store *store, struct node_log *log);
-/* Runs until SIGTERM/SIGINT and every in-flight request is answered. */
+/* Runs until SIGTERM/SIGINT, every in-flight request is answered and the
+ * gossip leave had its moment. */
 void node_server_run(struct node_server *srv);
 /* Closes everything left; joins the workers. Does not close the store. */
 void node_server_fini(struct node_server *srv);

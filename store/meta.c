@@ -44,7 +44,7 @@ struct commit_batch {
 
 struct meta {
 	MDB_env *env;
-	MDB_dbi vdi, lock, obj, misc;
+	MDB_dbi vdi, lock, obj, misc, ring;
 	pthread_mutex_t mu;         /* group commit state below */
 	pthread_cond_t cv;
 	struct commit_batch *pending;
@@ -149,7 +149,8 @@ int meta_open(struct meta **out, const char *dir)
 	if ((rc = mdb_err(mdb_dbi_open(txn, "vdi", MDB_CREATE, &m->vdi))) ||
 	    (rc = mdb_err(mdb_dbi_open(txn, "lock", MDB_CREATE, &m->lock))) ||
 	    (rc = mdb_err(mdb_dbi_open(txn, "obj", MDB_CREATE, &m->obj))) ||
-	    (rc = mdb_err(mdb_dbi_open(txn, "misc", MDB_CREATE, &m->misc)))) {
+	    (rc = mdb_err(mdb_dbi_open(txn, "misc", MDB_CREATE, &m->misc))) ||
+	    (rc = mdb_err(mdb_dbi_open(txn, "ring", MDB_CREATE, &m->ring)))) {
 		mdb_txn_abort(txn);
 		goto fail;
 	}
@@ -506,6 +507,57 @@ int meta_misc_put_u64(struct meta_txn *t, const char *key, uint64_t v)
 	if (!key || !*key)
 		return -EINVAL;
 	return misc_put_txn(t->txn, t->m->misc, key, v);
+}
+
+/* --- ring (raw records; format owned by ring_hist.c) --- */
+
+int meta_ring_get(struct meta_txn *t, const void *key, size_t klen, const void **val, size_t *vlen)
+{
+	MDB_val v;
+	int rc = rec_get(t, t->m->ring, (void *)key, klen, &v);
+
+	if (rc == 0) {
+		*val = v.mv_data;
+		*vlen = v.mv_size;
+	}
+	return rc;
+}
+
+int meta_ring_put(struct meta_txn *t, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	MDB_val k = { .mv_size = klen, .mv_data = (void *)key };
+	MDB_val v = { .mv_size = vlen, .mv_data = (void *)val };
+
+	return mdb_err(mdb_put(t->txn, t->m->ring, &k, &v, 0));
+}
+
+int meta_ring_del(struct meta_txn *t, const void *key, size_t klen)
+{
+	return rec_del(t, t->m->ring, (void *)key, klen);
+}
+
+int meta_ring_foreach(struct meta_txn *t,
+		      int (*cb)(void *ctx, const void *k, size_t klen, const void *v, size_t vlen),
+		      void *ctx)
+{
+	MDB_val k, v;
+	MDB_cursor *c;
+	int rc;
+
+	rc = mdb_err(mdb_cursor_open(t->txn, t->m->ring, &c));
+	if (rc)
+		return rc;
+	for (rc = mdb_err(mdb_cursor_get(c, &k, &v, MDB_FIRST)); rc == 0;
+	     rc = mdb_err(mdb_cursor_get(c, &k, &v, MDB_NEXT))) {
+		int r = cb(ctx, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
+
+		if (r) {
+			mdb_cursor_close(c);
+			return r > 0 ? 0 : r;   /* > 0: stop early, not an error */
+		}
+	}
+	mdb_cursor_close(c);
+	return rc == -ENOENT ? 0 : rc;  /* ran off the end */
 }
 
 /* --- group commit --- */

@@ -6,6 +6,8 @@
  *   "lock"  vid -> lock record
  *   "obj"   oid (8 bytes, big-endian) -> object record
  *   "misc"  string key -> value (e.g. "seq": the highest version handed out)
+ *   "ring"  ring history (issue 4): raw key -> record, both defined by
+ *           store/ring_hist.c (big-endian scalar epoch || digest -> msgpack)
  * Records are msgpack arrays whose first element is a format version
  * (META_FORMAT); a record with another version or a bad shape is reported
  * as -EBADMSG, never guessed at.
@@ -89,6 +91,17 @@ int meta_obj_count(struct meta_txn *t, uint64_t *count, uint64_t *bytes);
 
 int meta_misc_get_u64(struct meta_txn *t, const char *key, uint64_t *out);
 int meta_misc_put_u64(struct meta_txn *t, const char *key, uint64_t v);
+
+/* "ring": raw access for ring_hist.c, which owns the key and record
+ * format. get: *val points into the txn's snapshot (valid until the txn
+ * ends). foreach: key order; cb returns < 0 to fail with that code, > 0 to
+ * stop early (foreach then returns 0). Added by ringparts. */
+int meta_ring_get(struct meta_txn *t, const void *key, size_t klen, const void **val, size_t *vlen);
+int meta_ring_put(struct meta_txn *t, const void *key, size_t klen, const void *val, size_t vlen);
+int meta_ring_del(struct meta_txn *t, const void *key, size_t klen);
+int meta_ring_foreach(struct meta_txn *t,
+		      int (*cb)(void *ctx, const void *k, size_t klen, const void *v, size_t vlen),
+		      void *ctx);
 
 /* Group commit of object-index updates, for the write path: puts all of
  * objs in one write txn shared with any other threads calling at the same

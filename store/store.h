@@ -135,4 +135,56 @@ struct store_vdi_info {
 };
 int store_list_vdis(struct store *st, int (*cb)(void *ctx, const struct store_vdi_info *v), void *ctx);
 
+/* --- ring history (issue 4; added by ringparts, code in ring_hist.c) ---
+ *
+ * The ring versions (struct epoch of gossip/epoch.h, as epoch_encode()
+ * bytes) this node has placed objects under, so that after a restart it
+ * knows the previous rings (recovery needs them). One record per version,
+ * keyed by (scalar epoch, epoch digest): big-endian scalar first, so key
+ * order is scalar order. Not wire requests: these return 0 / >0 or -errno.
+ * Records are msgpack [META_FORMAT, scalar, digest, saved_seq, saved_time,
+ * epoch bytes]; reading one that does not decode, whose key does not match
+ * its content, or whose epoch bytes do not decode to that scalar and digest
+ * is -EBADMSG. Durable when a save/prune returns (LMDB commit). */
+
+#define STORE_RING_DIGEST_LEN 16
+
+struct store_ring_version {
+	uint64_t scalar;            /* epoch_scalar() */
+	uint8_t digest[STORE_RING_DIGEST_LEN];   /* epoch_digest() */
+	uint64_t saved_seq;         /* 1, 2, ...: order of first save on this node */
+	uint64_t saved_time;        /* sec<<32 | nsec of the first save */
+	const uint8_t *epoch;       /* epoch_encode() bytes */
+	size_t len;
+};
+
+/* Store one version. The bytes must decode (epoch_decode) to an epoch whose
+ * epoch_scalar() and epoch_digest() are scalar and digest, else -EINVAL
+ * (we never write what we would refuse to read back). Idempotent: 1 if
+ * stored now, 0 if this (scalar, digest) was already stored with the same
+ * bytes (the first save's seq and time are kept), -EEXIST if stored with
+ * other bytes (impossible for canonical encodings: a bug or corruption). */
+int store_ring_save(struct store *st, const uint8_t *epoch_bytes, size_t len, uint64_t scalar,
+		    const uint8_t digest[STORE_RING_DIGEST_LEN]);
+/* Every stored version, oldest first (scalar order; equal scalars, which
+ * concurrent versions can have, in digest byte order). v and v->epoch are
+ * valid during the call only. cb returns non-zero to stop. 0, -EBADMSG on
+ * the first corrupt record (iteration stops there), or -errno. */
+int store_ring_list(struct store *st, int (*cb)(void *ctx, const struct store_ring_version *v),
+		    void *ctx);
+/* The current version: largest scalar, ties broken by the later save.
+ * On 0, out->epoch points to *epoch_copy, malloc'd; the caller frees it.
+ * -ENOENT if none is stored, -EBADMSG if any record is corrupt. */
+int store_ring_latest(struct store *st, struct store_ring_version *out, uint8_t **epoch_copy);
+/* Remove every version with scalar < keep_from_scalar except the latest
+ * (a node always keeps its current ring). Which versions objects still
+ * depend on is the caller's knowledge, not the store's: pass the smallest
+ * scalar under which any local object was placed and not yet moved by
+ * recovery (0 = keep all). Returns how many were removed, or -errno
+ * (-EBADMSG: a corrupt record; nothing removed then). */
+int store_ring_prune(struct store *st, uint64_t keep_from_scalar);
+/* The data directory the store was opened in (files that live beside the
+ * store, e.g. DIR/node-id, are found from it). Valid until store_close. */
+const char *store_dir(const struct store *st);
+
 #endif

@@ -1,5 +1,5 @@
 /*
- * cmd_node.c: `node info`. Sends SD_OP_SM_STATUS (include/sheepdog_proto.h)
+ * cmd_node.c: `node info` and `node list`. Sends SD_OP_SM_STATUS (or SM_MEMBERS) (include/sheepdog_proto.h)
  * and shows the JSON status document node/dispatch.c builds. The document
  * is untrusted input: it is checked by a small reader below before it is
  * printed, whether as is (--json) or as "key: value" lines.
@@ -222,6 +222,112 @@ int cmd_node_info(struct st_ctx *ctx)
 	} else {
 		printf("node:                   %s\n", st_addr_str(ctx));
 		status_walk(doc, rsp.data_length, stdout, &err_at);
+	}
+	free(doc);
+	return fflush(stdout) ? st_error(ST_EXIT_ERROR, "cannot write to stdout") : 0;
+}
+
+/* ---- node list (SM_MEMBERS) ---- */
+
+/* The value of "key" inside obj[0..len) (our schema: flat objects whose
+ * strings hold no quotes or braces); *s, *n the raw text without quotes.
+ * 0 or -1. */
+static int member_field(const char *obj, size_t len, const char *key, const char **s, size_t *n)
+{
+	size_t kl = strlen(key);
+
+	for (size_t i = 0; i + kl + 3 <= len; i++) {
+		if (obj[i] != '"' || memcmp(obj + i + 1, key, kl) != 0 || obj[i + 1 + kl] != '"')
+			continue;
+		size_t j = i + kl + 2;
+		while (j < len && (obj[j] == ' ' || obj[j] == ':'))
+			j++;
+		if (j >= len)
+			return -1;
+		int quoted = obj[j] == '"';
+		size_t k = j + quoted;
+		while (k < len && (quoted ? obj[k] != '"' : (obj[k] != ',' && obj[k] != '}')))
+			k++;
+		if (k >= len)
+			return -1;
+		*s = obj + j + quoted;
+		*n = k - j - quoted;
+		return 0;
+	}
+	return -1;
+}
+
+int cmd_node_list(struct st_ctx *ctx)
+{
+	struct sd_client *c;
+	struct sd_req req;
+	struct sd_rsp rsp;
+	char *doc = malloc(STATUS_MAX * 16);
+	size_t err_at = 0, cap = STATUS_MAX * 16;
+	int ret;
+
+	if (!doc)
+		return st_error(ST_EXIT_ERROR, "out of memory");
+	ret = st_connect(ctx, &c);
+	if (ret) {
+		free(doc);
+		return ret;
+	}
+	memset(&req, 0, sizeof(req));
+	req.opcode = SD_OP_SM_MEMBERS;
+	req.data_length = (uint32_t)cap;     /* the reply buffer we offer */
+	ret = sd_client_request(c, &req, NULL, doc, cap, &rsp);
+	sd_client_close(c);
+	if (ret) {
+		free(doc);
+		return st_fail(ctx, ret, "node list: node %s did not send its member list", st_addr_str(ctx));
+	}
+	size_t len = rsp.data_length;
+	const char *members = NULL;
+	if (status_walk(doc, len, NULL, &err_at) == 0)
+		members = memmem(doc, len, "\"members\":[", 11);
+	if (!members) {
+		free(doc);
+		return st_error(ST_EXIT_ERROR, "node list: node %s sent a malformed member list "
+				"(at byte %zu of %zu): check that it runs sheepnode of this version",
+				st_addr_str(ctx), err_at, len);
+	}
+	if (ctx->json) {
+		while (len && (doc[len - 1] == '\n' || doc[len - 1] == ' '))
+			len--;
+		fwrite(doc, 1, len, stdout);
+		fputc('\n', stdout);
+		free(doc);
+		return fflush(stdout) ? st_error(ST_EXIT_ERROR, "cannot write to stdout") : 0;
+	}
+	const char *end = doc + len, *s, *self = "";
+	size_t n, self_n = 0;
+	if (member_field(doc, (size_t)(members - doc), "self", &s, &n) == 0) {
+		self = s;
+		self_n = n;
+	}
+	printf("%-2s%-33s %-23s %-23s %-8s %11s %10s %6s\n", "", "ID", "GOSSIP", "DATA", "STATE",
+	       "INCARNATION", "ZONE", "WEIGHT");
+	for (const char *p = members + 11; p < end && *p != ']';) {
+		const char *open = memchr(p, '{', (size_t)(end - p)), *close;
+		if (!open || !(close = memchr(open, '}', (size_t)(end - open))))
+			break;
+		static const char *const keys[] = { "id", "gossip", "data", "state", "incarnation",
+						    "zone", "weight" };
+		const char *v[7];
+		size_t vn[7];
+		int ok = 1;
+		for (int i = 0; i < 7 && ok; i++)
+			ok = member_field(open, (size_t)(close - open + 1), keys[i], &v[i], &vn[i]) == 0;
+		if (ok) {
+			int is_self = vn[0] == self_n && !memcmp(v[0], self, self_n);
+			printf("%-2s%-33.*s %-23.*s %-23.*s %-8.*s %11.*s %10.*s %6.*s\n", is_self ? "*" : "",
+			       (int)vn[0], v[0], (int)vn[1], v[1], (int)vn[2], v[2], (int)vn[3], v[3],
+			       (int)vn[4], v[4], (int)vn[5], v[5], (int)vn[6], v[6]);
+		}
+		p = close + 1;
+		while (p < end && (*p == ',' || *p == ' '))
+			p++;
 	}
 	free(doc);
 	return fflush(stdout) ? st_error(ST_EXIT_ERROR, "cannot write to stdout") : 0;

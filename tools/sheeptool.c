@@ -58,6 +58,15 @@ static const struct st_cmd st_cmds[] = {
 	  ST_OPT_CONN | ST_OPT_SNAPSHOT | ST_OPT_FORCE, 2, 2 },
 	{ "node", "info", cmd_node_info, "", "show the node's status document (SM_STATUS)", NULL,
 	  ST_OPT_CONN | ST_OPT_JSON, 0, 0 },
+	{ "node", "list", cmd_node_list, "", "list the cluster members this node knows (SM_MEMBERS)",
+	  "One line per member (* = the node asked): id, gossip and data address, state\n"
+	  "(alive, suspect, dead, left), incarnation, zone and weight.",
+	  ST_OPT_CONN | ST_OPT_JSON, 0, 0 },
+	{ NULL, "ring", cmd_ring, "", "show the ring: version, members, vnodes, shares",
+	  "Asks the node for its epoch (SM_RING) and membership (SM_MEMBERS) and\n"
+	  "computes the ring locally, as every node does. --locate prints the\n"
+	  "replica nodes of an object (OID in hex, or VDI:INDEX); --svg draws the ring.",
+	  ST_OPT_CONN | ST_OPT_JSON | ST_OPT_COPIES | ST_OPT_LOCATE | ST_OPT_SVG, 0, 0 },
 	{ NULL, "keygen", cmd_keygen, "FILE", "write a new 32-byte cluster key to FILE (mode 0600)",
 	  "FILE must not exist: an existing key is never overwritten.", 0, 1, 1 },
 	{ NULL, "version", cmd_version, "", "print sheeptool's version", NULL, 0, 0, 0 },
@@ -82,6 +91,8 @@ static const struct st_optdef st_optdefs[] = {
 	{ ST_OPT_SNAPSHOT, 's', "snapshot", "ID|TAG", "a snapshot, by id or by tag" },
 	{ ST_OPT_TAG, 't', "tag", "TAG", "snapshot tag (up to 255 bytes)" },
 	{ ST_OPT_FORCE, 'f', "force", NULL, "overwrite FILE if it exists" },
+	{ ST_OPT_LOCATE, 0, "locate", "OID|VDI:INDEX", "replica nodes of an object" },
+	{ ST_OPT_SVG, 0, "svg", "FILE", "draw the ring into FILE (SVG)" },
 };
 #define ST_NR_OPTS (sizeof(st_optdefs) / sizeof(st_optdefs[0]))
 
@@ -470,6 +481,8 @@ static int parse_opt(struct st_ctx *ctx, struct st_args *a, int argc, char **arg
 	case ST_OPT_SNAPSHOT: ctx->snapshot = val; break;
 	case ST_OPT_TAG: ctx->tag = val; break;
 	case ST_OPT_FORCE: ctx->force = 1; break;
+	case ST_OPT_LOCATE: ctx->locate = val; break;
+	case ST_OPT_SVG: ctx->svg = val; break;
 	}
 	return 0;
 }

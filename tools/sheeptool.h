@@ -31,6 +31,8 @@ enum {
 	ST_OPT_SNAPSHOT = 1 << 3,  /* -s, --snapshot ID|TAG */
 	ST_OPT_TAG = 1 << 4,       /* -t, --tag TAG */
 	ST_OPT_FORCE = 1 << 5,     /* -f, --force */
+	ST_OPT_LOCATE = 1 << 6,    /* --locate OID|VDI:INDEX (ring) */
+	ST_OPT_SVG = 1 << 7,       /* --svg FILE (ring) */
 };
 
 struct st_ctx;
@@ -56,6 +58,8 @@ struct st_ctx {
 	unsigned copies;           /* 0: not given (cluster default) */
 	const char *snapshot;      /* --snapshot value or NULL */
 	const char *tag;           /* --tag value or NULL */
+	const char *locate;        /* --locate value or NULL */
+	const char *svg;           /* --svg value or NULL */
 };
 
 /* Connect to the node; on failure prints why (naming the address) and
@@ -96,8 +100,10 @@ int cmd_vdi_write(struct st_ctx *ctx);
 int cmd_vdi_import(struct st_ctx *ctx);
 int cmd_vdi_export(struct st_ctx *ctx);
 int cmd_node_info(struct st_ctx *ctx);
+int cmd_node_list(struct st_ctx *ctx);
 int cmd_keygen(struct st_ctx *ctx);
 int cmd_version(struct st_ctx *ctx);
+int cmd_ring(struct st_ctx *ctx);
 
 /* Helpers shared by cmd_vdi.c and cmd_vdi_io.c (cmd_vdi.c). */
 

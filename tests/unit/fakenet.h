@@ -12,6 +12,7 @@
 #define SHEEPMESH_TESTS_FAKENET_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,9 @@ struct fn_node {
 	uint8_t         mute;         /* drop everything it sends */
 	uint32_t        delay_ms;     /* extra delay on everything it sends (slow node) */
 	uint64_t        events[SWIM_EV_UPDATE + 1];
+	uint64_t        digest_calls;  /* on_digest callbacks received */
+	uint64_t        digest_last_at;   /* virtual time of the last one */
+	uint8_t         digest_last[SWIM_DIGEST_LEN];
 };
 
 struct fn_pkt {
@@ -54,6 +58,7 @@ struct fakenet {
 	/* figures */
 	uint64_t sent_pkts, sent_bytes, lost, max_len;
 	uint64_t open_failed;
+	uint64_t bad_deadlines;        /* swim_tick() returned a deadline <= now (contract breach) */
 	int      trace;                /* print every membership event */
 };
 
@@ -185,6 +190,16 @@ static inline void fn_on_event(void *ctx, const struct swim_member *m, enum swim
 	}
 }
 
+static inline void fn_on_digest(void *ctx, const struct swim_member *from, const uint8_t d[SWIM_DIGEST_LEN])
+{
+	struct fn_node *nd = ctx;
+
+	(void)from;
+	nd->digest_calls++;
+	nd->digest_last_at = nd->net->now;
+	memcpy(nd->digest_last, d, SWIM_DIGEST_LEN);
+}
+
 /* Node ids: 16 bytes from the net's PRNG, stable per (seed, index). */
 static inline void fn_node_id(uint64_t seed, uint32_t i, uint8_t id[SWIM_ID_LEN])
 {
@@ -219,9 +234,11 @@ static inline uint32_t fn_add(struct fakenet *net, uint64_t seed)
 	cfg.meta.generation = 1;
 	cfg.seed = seed ^ (UINT64_C(0x1234567) * (i + 1));
 	cfg.seq_base = 0;
+	memset(&env, 0, sizeof(env));
 	env.ctx = nd;
 	env.send = fn_send;
 	env.on_event = fn_on_event;
+	env.on_digest = fn_on_digest;
 	if (swim_new(&nd->swim, &cfg, &env, net->now) != 0)
 		abort();
 	nd->deadline = swim_next_deadline(nd->swim);
@@ -303,6 +320,8 @@ static inline int fn_step(struct fakenet *net, uint64_t t_end)
 
 		net->now = tn > net->now ? tn : net->now;
 		nd->deadline = swim_tick(nd->swim, net->now);
+		if (nd->deadline <= net->now)
+			net->bad_deadlines++;
 	}
 	return 1;
 }

@@ -363,6 +363,93 @@ static void test_fuzz(void **state)
 	assert_true(bad > 10000);
 }
 
+/* The optional 10th field: ring digest.  Carried when set, absent (9-array,
+ * byte-identical to a digest-less body) when unset or all zero, and any
+ * other value in that slot is rejected with WIRE_E_DIGEST. */
+static void test_digest(void **state)
+{
+	struct wire_update u[1];
+	struct wire_msg m, d;
+	uint8_t buf[2048], plain[2048];
+	size_t len, plen;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	static const uint8_t short_bin[15], long_bin[17];
+
+	(void)state;
+	mk_full(&u[0], 1, 0);
+	memset(&m, 0, sizeof(m));
+	m.type = WIRE_ACK;
+	memset(m.sender, 0x42, SWIM_ID_LEN);
+	m.seq = 7;
+	m.updates = u;
+	m.n_updates = 1;
+	assert_int_equal(wire_encode(&m, plain, sizeof(plain), &plen), 0);
+	assert_int_equal(plain[0], 0x99);                      /* fixarray 9 */
+	/* has_digest with an all-zero digest: not sent */
+	m.has_digest = 1;
+	assert_int_equal(wire_encode(&m, buf, sizeof(buf), &len), 0);
+	assert_int_equal(len, plen);
+	assert_memory_equal(buf, plain, len);
+	/* a real digest: 10-array, 18 bytes more, decoded back */
+	for (int i = 0; i < WIRE_DIGEST_LEN; i++)
+		m.digest[i] = (uint8_t)(0xA0 + i);
+	assert_int_equal(wire_encode(&m, buf, sizeof(buf), &len), 0);
+	assert_int_equal(buf[0], 0x9a);
+	assert_int_equal(len, plen + 2 + WIRE_DIGEST_LEN);
+	memset(&d, 0xff, sizeof(d));
+	d.updates = dec_upd;
+	assert_int_equal(wire_decode(&d, buf, len), 0);
+	assert_int_equal(d.has_digest, 1);
+	assert_memory_equal(d.digest, m.digest, WIRE_DIGEST_LEN);
+	upd_equal(&u[0], &d.updates[0]);
+	/* too small a buffer for the digest: -ENOSPC, never a partial body */
+	assert_int_equal(wire_encode(&m, buf, plen + 1, &len), -ENOSPC);
+	/* a digest-less body decodes with has_digest = 0 and a zero digest */
+	memset(&d, 0xff, sizeof(d));
+	d.updates = dec_upd;
+	assert_int_equal(wire_decode(&d, plain, plen), 0);
+	assert_int_equal(d.has_digest, 0);
+	assert_memory_equal(d.digest, (uint8_t[WIRE_DIGEST_LEN]){ 0 }, WIRE_DIGEST_LEN);
+	/* garbage in the digest slot: built by hand from the plain body */
+	for (int kind = 0; kind < 6; kind++) {
+		msgpack_sbuffer_init(&sb);
+		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+		msgpack_pack_array(&pk, 10);
+		msgpack_sbuffer_write(&sb, (const char *)plain + 1, plen - 1);
+		switch (kind) {
+		case 0: msgpack_pack_nil(&pk); break;
+		case 1: msgpack_pack_uint64(&pk, 12345); break;
+		case 2: msgpack_pack_str_with_body(&pk, "0123456789abcdef", 16); break;
+		case 3: msgpack_pack_bin_with_body(&pk, short_bin, sizeof(short_bin)); break;
+		case 4: msgpack_pack_bin_with_body(&pk, long_bin, sizeof(long_bin)); break;
+		case 5: msgpack_pack_array(&pk, 0); break;
+		}
+		assert_int_equal(dec((const uint8_t *)sb.data, sb.size), WIRE_E_DIGEST);
+		msgpack_sbuffer_destroy(&sb);
+	}
+	/* an all-zero bin16 on the wire reads as "no digest" */
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 10);
+	msgpack_sbuffer_write(&sb, (const char *)plain + 1, plen - 1);
+	msgpack_pack_bin_with_body(&pk, long_bin, WIRE_DIGEST_LEN);
+	memset(&d, 0xff, sizeof(d));
+	d.updates = dec_upd;
+	assert_int_equal(wire_decode(&d, (const uint8_t *)sb.data, sb.size), 0);
+	assert_int_equal(d.has_digest, 0);
+	msgpack_sbuffer_destroy(&sb);
+	/* 11 elements: envelope */
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 11);
+	msgpack_sbuffer_write(&sb, (const char *)buf + 1, plen - 1 + 2 + WIRE_DIGEST_LEN);
+	msgpack_pack_nil(&pk);
+	assert_int_equal(dec((const uint8_t *)sb.data, sb.size), WIRE_E_ENVELOPE);
+	msgpack_sbuffer_destroy(&sb);
+	assert_string_equal(wire_strerror(WIRE_E_DIGEST), "wire: ring_digest is not a 16-byte bin");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -371,6 +458,7 @@ int main(void)
 		cmocka_unit_test(test_each_field),
 		cmocka_unit_test(test_hostile_framing),
 		cmocka_unit_test(test_fuzz),
+		cmocka_unit_test(test_digest),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -61,7 +61,7 @@ static void test_opcodes(void **state)
 	(void)state;
 	enum node_bad_reason why;
 	static const uint8_t unknown[] = { 0x00, SD_OP_REMOVE_OBJ, SD_OP_DISCARD_OBJ, 0x06, 0x10,
-					   0x19, 0x7f, 0x80, 0xdf, 0xe1, 0xff };
+					   0x19, 0x7f, 0x80, 0xdf, 0xef, 0xff };
 	for (size_t i = 0; i < sizeof(unknown); i++) {
 		assert_int_equal(check(0, unknown[i], 0, 0, &why), SD_RES_INVALID_PARMS);
 		assert_int_equal(why, NODE_BAD_OPCODE);
