@@ -293,11 +293,13 @@ qio "qemu72-reconnect-pipelined-verify" "$(sd rcb)" "read -P 0x77 0 $((3000 * 16
 
 # ---- server gone longer than reconnect-timeout: EIO, not a hang -----------------------
 OPTS="driver=raw,file.driver=sheepdog,file.server.type=inet,file.server.host=127.0.0.1,file.server.port=$PORT,file.vdi=rc,file.reconnect-timeout=2"
-args=()
-for i in $(seq 0 99); do args+=(-c "write -P 0x43 $((i * 262144)) 256k"); done
+# one write, then qemu-io's own `sleep` (ms) while the server is killed, so
+# the later writes always meet a dead server, however fast the machine is
+args=(-c "write -P 0x43 0 256k" -c "sleep 3000")
+for i in $(seq 1 20); do args+=(-c "write -P 0x43 $((i * 262144)) 256k"); done
 timeout -k 5 "$QT" "$IO" "${args[@]}" --image-opts "$OPTS" >"$TMP/to.out" 2>&1 &
 BG=$!
-sleep 0.5
+sleep 1
 node_kill
 wait "$BG"; st=$?; BG=
 if [ "$st" -lt 124 ] && grep -q 'Input/output error' "$TMP/to.out" &&
