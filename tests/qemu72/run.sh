@@ -154,6 +154,13 @@ qio "qemu72-rw-verify" "$(sd t1)" \
 qio "qemu72-rw-overwrite" "$(sd t1)" "write -P 0x55 4M 1M" "read -P 0x55 4M 1M" \
 	"read -P 0x11 4190208 4096" "read -P 0x22 8384512 4096" "read -P 0 5M 3141632"
 qio "qemu72-rw-writeback" "-r $(sd t1)" "read -P 0x55 4M 1M"
+# reopen (cache-mode change, read-only and back): data stays, writes follow the mode
+out=$(q "$IO" -f raw -c "write -P 0x67 44M 64k" -c "reopen -c none" -c "read -P 0x67 44M 64k" \
+	-c "reopen -r" -c "write -P 0x68 44M 64k" -c "read -P 0x67 44M 64k" \
+	-c "reopen -w -c writeback" -c "write -P 0x69 44M 64k" -c "read -P 0x69 44M 64k" "$(sd t1)")
+if [ "$(echo "$out" | grep -c '^read 65536/')" = 3 ] && [ "$(echo "$out" | grep -c '^wrote 65536/')" = 2 ] &&
+	echo "$out" | grep -qi 'read-only\|permission denied'; then ok "qemu72-reopen"
+else not_ok "qemu72-reopen"; echo "$out" | diag; fi
 # -t none: DIRECT flag (spec 3.2)
 out=$(q "$IO" -t none -f raw -c "write -P 0x66 40M 1M" -c "read -P 0x66 40M 1M" "$(sd t1)")
 if echo "$out" | grep -q '^read 1048576/' && ! echo "$out" | grep -qiE 'fail|error'; then ok "qemu72-rw-cache-none"
