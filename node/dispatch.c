@@ -181,6 +181,11 @@ static int run_status(struct node_req *r)
 		int k = n < cap ? node_gossip_status_json(c->gossip, doc + n, cap - n) : -1;
 		n = k < 0 ? cap : n + (size_t)k;
 	}
+	if (n < cap && c->gossip) {
+		n += (size_t)snprintf(doc + n, cap - n, ",\"ring\":");
+		int k = n < cap ? node_gossip_ring_json(c->gossip, doc + n, cap - n) : -1;
+		n = k < 0 ? cap : n + (size_t)k;
+	}
 	if (n < cap)
 		n += (size_t)snprintf(doc + n, cap - n, "}\n");
 	if (n >= cap) {

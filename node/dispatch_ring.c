@@ -2,9 +2,9 @@
  * dispatch_ring.c: SD_OP_SM_RING (0xE2, issue 4): the node's current epoch
  * (gossip/epoch.h) as epoch_encode() bytes, for `sheeptool ring`.
  *
- * The agreed epoch lives in the gossip adapter, which serves it by setting
- * node_ctx.ring_epoch. Until it does, the answer is a one-member epoch of
- * this node alone, so that the tool and its tests work on a single node.
+ * The agreed epoch lives in the gossip adapter (node/gossip_ring.c), which
+ * sheepnode installs as node_ctx.ring_epoch. Without it (unit tests of the
+ * dispatcher) the answer is a one-member epoch of this node alone.
  */
 #include "node/dispatch.h"
 #include "node/node_id.h"

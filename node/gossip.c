@@ -36,11 +36,10 @@ static uint64_t real_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-static void drop_log(struct node_gossip *g, enum drop_class c, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+#define drop_log node__drop_log
 
 /* Rate-limited warning: hostile traffic must not flood the log. */
-static void drop_log(struct node_gossip *g, enum drop_class c, const char *fmt, ...)
+void node__drop_log(struct node_gossip *g, enum drop_class c, const char *fmt, ...)
 {
 	uint64_t now = mono_ms();
 	char msg[300];
@@ -68,13 +67,18 @@ static void persist_incarnation(struct node_gossip *g)
 	const struct swim_member *self = swim_member_at(g->swim, 0);
 	char err[512];
 
-	if (!self || self->incarnation <= g->saved_inc)
+	if (!self)
 		return;
-	if (node_state_save(g->cfg->dir, self->incarnation, err, sizeof(err)) < 0) {
+	/* the next start uses saved + 1 as incarnation and ring generation, so
+	 * the file also covers a ring rejoin's generation (gossip_ring.c) */
+	uint64_t v = self->incarnation > g->r.generation ? self->incarnation : g->r.generation;
+	if (v <= g->saved_inc)
+		return;
+	if (node_state_save(g->cfg->dir, v, err, sizeof(err)) < 0) {
 		log_err(g->log, "gossip: %s (a restart may reuse an old incarnation)", err);
 		return;
 	}
-	g->saved_inc = self->incarnation;
+	g->saved_inc = v;
 }
 
 static void rearm(struct node_gossip *g, uint64_t now)
@@ -88,11 +92,16 @@ static void rearm(struct node_gossip *g, uint64_t now)
 	ev_timer_start(g->loop, &g->tick);
 }
 
-static void after_core(struct node_gossip *g, uint64_t now)
+/* after every call into the core (g->mu held): ring changes go out,
+ * the incarnation is saved, the timer re-armed */
+void node__after_core(struct node_gossip *g, uint64_t now)
 {
+	if (g->r.inited)
+		node__ring_after_core(g, now);   /* may call swim_set_meta/_digest */
 	persist_incarnation(g);
 	rearm(g, now);
 }
+#define after_core node__after_core
 
 static struct gsock *sock_for(struct node_gossip *g, uint8_t family)
 {
@@ -150,7 +159,9 @@ static void core_event(void *ctx, const struct swim_member *m, enum swim_event e
 	default: what = "changed"; break;
 	}
 	node_id_hex(m->id, hex);
-	/* no swim_* call here: callbacks must not re-enter the core (swim.h) */
+	/* no swim_* call here: callbacks must not re-enter the core (swim.h);
+	 * the ring change is published from after_core */
+	node__ring_on_event(g, m, ev);
 	log_info(g->log, "gossip: node %s (gossip %s, data %s) %s, incarnation %" PRIu64,
 		 hex, node_addr_format(&m->gossip, ga, sizeof(ga)),
 		 node_addr_format(&m->data, da, sizeof(da)), what, m->incarnation);
@@ -605,7 +616,7 @@ static void swim_settings(const struct node_config *cfg, struct swim_config *sc)
 }
 
 int node_gossip_start(struct node_gossip **out, struct ev_loop *loop,
-		      const struct node_config *cfg, struct node_log *log)
+		      const struct node_config *cfg, struct node_log *log, struct store *st)
 {
 	struct node_gossip *g = calloc(1, sizeof(*g));
 	struct swim_config sc;
@@ -639,6 +650,9 @@ int node_gossip_start(struct node_gossip **out, struct ev_loop *loop,
 	}
 	if (pick_advertise(g, gport) < 0)
 		return -1;
+	uint64_t gen = inc;             /* every start is a rejoin for the ring */
+	if (node__ring_start(g, st, &gen) < 0)
+		return -1;
 
 	swim_settings(cfg, &sc);
 	memcpy(sc.id, g->id, SWIM_ID_LEN);
@@ -646,11 +660,12 @@ int node_gossip_start(struct node_gossip **out, struct ev_loop *loop,
 	sc.data = g->data_addr;
 	sc.meta.weight = (uint16_t)cfg->weight;
 	sc.meta.zone = cfg->zone;
-	sc.meta.generation = inc;       /* every start is a rejoin for the ring */
+	sc.meta.generation = gen;
 	sc.incarnation = inc;
 	sc.seq_base = real_us();        /* grows across restarts (SWIM.md, replay) */
 	randombytes_buf(&sc.seed, sizeof(sc.seed));
-	struct swim_env env = { .ctx = g, .send = core_send, .on_event = core_event };
+	struct swim_env env = { .ctx = g, .send = core_send, .on_event = core_event,
+				.on_digest = node__ring_on_digest };
 	uint64_t now = mono_ms();
 	g->started_ms = now;
 	int rc = swim_new(&g->swim, &sc, &env, now);
@@ -690,6 +705,7 @@ int node_gossip_leave(struct node_gossip *g, void (*done)(void *arg), void *arg)
 		ev_timer_stop(g->loop, &g->announce);
 	pthread_mutex_lock(&g->mu);
 	uint32_t others = others_live(g);
+	node__ring_leave(g);            /* our OUT: the others record it too (LEFT) */
 	swim_leave(g->swim, now);
 	after_core(g, now);
 	pthread_mutex_unlock(&g->mu);
@@ -724,6 +740,7 @@ void node_gossip_stop(struct node_gossip *g)
 		ev_timer_stop(g->loop, &g->announce);
 		close(g->mcast.fd);
 	}
+	node__ring_stop(g);             /* joins the puller before the core goes */
 	if (g->swim) {
 		persist_incarnation(g);
 		swim_free(g->swim);

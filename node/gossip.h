@@ -16,17 +16,21 @@
 
 #include <ev.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "node/config.h"
 #include "node/log.h"
 
 struct node_gossip;
+struct store;
 
 /* Binds the gossip sockets (--listen addresses, --gossip-port), loads the
  * keys and identity, starts discovery and the timers.  0, or -1 with the
- * reason logged (naming the flag or file). */
+ * reason logged (naming the flag or file).  st (may be NULL) keeps the
+ * ring history (store_ring_*): the newest version is merged in at start,
+ * every new version saved (node/gossip_ring.c). */
 int node_gossip_start(struct node_gossip **out, struct ev_loop *loop,
-		      const struct node_config *cfg, struct node_log *log);
+		      const struct node_config *cfg, struct node_log *log, struct store *st);
 
 /* Graceful leave (SIGTERM): tells the others, keeps answering until the
  * news went out (pending updates sent, at most NODE_GOSSIP_LEAVE_MAX_MS),
@@ -48,5 +52,12 @@ char *node_gossip_members_json(struct node_gossip *g, size_t *len);
 /* Any thread.  Writes the SM_STATUS "gossip" object ({...}) into buf.
  * Returns its length, or -1 if cap is too small. */
 int node_gossip_status_json(struct node_gossip *g, char *buf, size_t cap);
+
+/* Any thread (node_ctx.ring_epoch): the agreed epoch as epoch_encode()
+ * bytes, malloc'd into *buf.  0 or -errno. */
+int node_gossip_ring_epoch(void *arg, uint8_t **buf, size_t *len);
+/* Any thread.  The SM_STATUS "ring" object: {"epoch":N,"digest":HEX,
+ * "members":N (placed),...counters}.  Its length, or -1 if cap is short. */
+int node_gossip_ring_json(struct node_gossip *g, char *buf, size_t cap);
 
 #endif

@@ -240,9 +240,12 @@ int node_server_init(struct node_server *srv, struct ev_loop *loop,
 	}
 	if (cfg->unix_path && listen_unix(srv, cfg->unix_path) < 0)
 		goto fail;
-	if (node_gossip_start(&srv->gossip, loop, cfg, log) < 0)
+	if (node_gossip_start(&srv->gossip, loop, cfg, log, store) < 0)
 		goto fail;
 	srv->ctx.gossip = srv->gossip;
+	/* SM_RING serves the agreed epoch (node/gossip_ring.c) */
+	srv->ctx.ring_epoch = node_gossip_ring_epoch;
+	srv->ctx.ring_epoch_arg = srv->gossip;
 	int e = node_pool_start(&srv->pool, loop, cfg->workers, node__job_done, srv);
 	if (e < 0) {
 		log_err(log, "cannot start %u worker threads: %s", cfg->workers, strerror(-e));
@@ -280,6 +283,8 @@ void node_server_fini(struct node_server *srv)
 	node_pool_stop(&srv->pool);   /* reaps: closed connections free their requests */
 	node_gossip_stop(srv->gossip);  /* after the workers: SM_MEMBERS reads it */
 	srv->gossip = srv->ctx.gossip = NULL;
+	srv->ctx.ring_epoch = NULL;
+	srv->ctx.ring_epoch_arg = NULL;
 	ev_signal_stop(srv->loop, &srv->sig_term);
 	ev_signal_stop(srv->loop, &srv->sig_int);
 	ev_timer_stop(srv->loop, &srv->drain_timer);
