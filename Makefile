@@ -53,7 +53,7 @@ LIBSIM    := $(B)/libsheepsim.a
 SHEEPSIM  := $(if $(SIM_SRC),$(B)/sheepsim)
 LDLIBS_SIM := -lsodium -lmsgpackc -lm
 
-.PHONY: all help deps run check check-unit check-qemu qemu bench test clean install tests check-globals
+.PHONY: all help deps run check check-unit check-qemu qemu bench test clean install tests check-globals man
 
 # build the daemon, tools, tests and benchmarks (release variant)
 all: $(SHEEPNODE) $(SHEEPTOOL) tests $(BENCH_BIN) $(SHEEPSIM)
@@ -69,6 +69,7 @@ help:
 	@echo "make test       deps + check + check-qemu, one closing 'N passed, N failed'"
 	@echo "make bench      benchmarks against a plain file in the same directory"
 	@echo "make install    install binaries under \$$PREFIX (default /usr/local)"
+	@echo "make man        regenerate doc/sheepnode.8, doc/sheeptool.8, doc/sheepsim.1 from --help"
 
 # install the Debian packages needed to build and test (no-op when present)
 deps:
@@ -132,9 +133,16 @@ bench: all
 check-globals: $(LIBCORE)
 	$(Q)! nm $(call obj,$(CORE_SRC)) | grep -E ' [bBdD] ' || { echo "writable globals in gossip/"; exit 1; }
 
+# man pages generated from the programs' --help text (doc/mkman.sh); the
+# pages are checked in, so run this after changing any help text
+man: $(SHEEPNODE) $(SHEEPTOOL) $(SHEEPSIM)
+	$(Q)sh doc/mkman.sh $(B) doc
+
 install: $(SHEEPNODE) $(SHEEPTOOL)
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(SHEEPNODE) $(SHEEPTOOL) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 doc/sheepnode.8 doc/sheeptool.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 644 doc/sheepsim.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 clean:
 	rm -rf build

@@ -40,6 +40,7 @@
 #define SD_OP_SM_STATUS             0xE0
 #define SD_OP_SM_MEMBERS            0xE1   /* sheepmesh: membership as JSON (node/gossip.h) */
 #define SD_OP_SM_RING               0xE2   /* sheepmesh: the node's epoch, epoch_encode() bytes */
+#define SD_OP_SM_LOCKS              0xE3   /* sheepmesh: the node's VDI locks as JSON (doc/sheeptool.md) */
 
 /* §3.2 request flags */
 #define SD_FLAG_CMD_WRITE       0x0001
@@ -391,6 +392,7 @@ static inline const char *sd_opcode_name(uint8_t op)
 	case SD_OP_SM_STATUS: return "SM_STATUS";
 	case SD_OP_SM_MEMBERS: return "SM_MEMBERS";
 	case SD_OP_SM_RING: return "SM_RING";
+	case SD_OP_SM_LOCKS: return "SM_LOCKS";
 	default: return NULL;
 	}
 }

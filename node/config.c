@@ -56,6 +56,9 @@ static const struct opt opts[] = {
 	{ "gossip-interval", OPT_UINT, 100, 60000, "MS", "SWIM probe period in ms (default 1000)" },
 	{ "zone", OPT_UINT, 0, 4294967295u, "N", "failure domain of this node, 0 = none (default 0)" },
 	{ "weight", OPT_UINT, 1, 65535, "N", "ring weight, 16 = one default node (default 16)" },
+	{ "retry-ms", OPT_UINT, 100, 3600000, "MS",
+	  "how long a client request waits for a usable ring (replica\n"
+	  "                             down, ring changing) before EIO (default 30000)" },
 };
 #define NR_OPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -73,6 +76,7 @@ void node_config_init(struct node_config *cfg)
 	cfg->dir = strdup("/var/lib/sheepmesh");
 	cfg->port = SD_DEFAULT_PORT;
 	cfg->workers = 8;
+	cfg->retry_ms = 30000;
 	cfg->max_connections = 1024;
 	cfg->max_inflight = 64;
 	cfg->max_buffer_mb = 1024;
@@ -181,6 +185,7 @@ int node_config_set(struct node_config *cfg, const char *key, const char *value,
 		else if (strcmp(key, "gossip-interval") == 0) cfg->gossip_interval_ms = u;
 		else if (strcmp(key, "zone") == 0) cfg->zone = u;
 		else if (strcmp(key, "weight") == 0) cfg->weight = u;
+		else if (strcmp(key, "retry-ms") == 0) cfg->retry_ms = u;
 		return 0;
 	case OPT_BOOL:
 		if ((b = parse_bool(value)) < 0) {

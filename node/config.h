@@ -48,6 +48,7 @@ struct node_config {
 	unsigned gossip_interval_ms;        /* SWIM probe period */
 	unsigned zone;                      /* failure domain, 0 = none */
 	unsigned weight;                    /* ring weight, 16 = one default node */
+	unsigned retry_ms;                  /* client request's wait for a usable ring */
 	char *keygen;                       /* --keygen FILE: write a key and exit */
 };
 

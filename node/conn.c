@@ -213,7 +213,12 @@ static void conn_submit(struct node_conn *c, struct node_req *r)
 	}
 	conn_get(c);
 	r->job.run = node_dispatch_run;
-	node_pool_submit(&srv->pool, &r->job);
+	/* peer leaves get their own workers, so a node whose client workers all
+	 * wait on replicas still serves the replicas' requests of others */
+	if (sd_op_is_peer(r->hdr.opcode) && r->hdr.opcode != SD_OP_PEER_FORWARD)
+		node_pool_submit(&srv->peer_pool, &r->job);
+	else
+		node_pool_submit(&srv->pool, &r->job);
 }
 
 /* A whole header arrived. -1 if the connection was closed, 1 if it must

@@ -1,10 +1,13 @@
 /* dispatch.c: see dispatch.h. Wire rules from spec §1.2, §2, §3, §5-§6, §11. */
 #include "node/dispatch.h"
+#include "node/dispatch_locks.h"
 #include "node/config.h"
 #include "node/gossip.h"
+#include "node/repl.h"
 #include "store/store.h"
 
 #include <stdio.h>
+#include <sys/statvfs.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,16 +21,33 @@ int node_dispatch_check(const struct node_ctx *ctx, const struct sd_req *h,
 	int write = (h->flags & SD_FLAG_CMD_WRITE) != 0;
 
 	/* framing first: a payload we will not buffer loses the stream */
-	if (write && h->data_length > ctx->max_request) {
+	if (write && h->data_length > ctx->max_request && !sd_op_is_peer(h->opcode)) {
 		*why = NODE_BAD_OVERSIZE_WRITE;
 		return NODE_CHECK_CLOSE;
 	}
 	/* §2.6 applies below 0x80; daemon opcodes above carried 0x0a and get
 	 * INVALID_PARMS like any opcode we do not serve (§10) */
 	if (h->proto_ver > SD_PROTO_VER_MAX && (h->opcode < 0x80 || h->opcode == SD_OP_SM_STATUS ||
-						       h->opcode == SD_OP_SM_MEMBERS || h->opcode == SD_OP_SM_RING)) {
+						       h->opcode == SD_OP_SM_MEMBERS || h->opcode == SD_OP_SM_RING ||
+						       h->opcode == SD_OP_SM_LOCKS)) {
 		*why = NODE_BAD_VERSION;
 		return SD_RES_VER_MISMATCH;
+	}
+	if (sd_op_is_peer(h->opcode)) {
+		if (write && h->data_length > ctx->max_peer_request) {
+			*why = NODE_BAD_OVERSIZE_WRITE;
+			return NODE_CHECK_CLOSE;
+		}
+		/* an old daemon's 0x0a-era opcode in our range: not ours (§10) */
+		if (h->proto_ver > SD_PROTO_VER_MAX) {
+			*why = NODE_BAD_OPCODE;
+			return SD_RES_INVALID_PARMS;
+		}
+		if (!write || h->data_length < PEER_PREFIX_LEN) {
+			*why = write ? NODE_BAD_LENGTH : NODE_BAD_FLAGS;
+			return SD_RES_INVALID_PARMS;
+		}
+		return 0;
 	}
 	switch (h->opcode) {
 	case SD_OP_CREATE_AND_WRITE_OBJ:
@@ -85,6 +105,7 @@ int node_dispatch_check(const struct node_ctx *ctx, const struct sd_req *h,
 	case SD_OP_SM_STATUS:
 	case SD_OP_SM_MEMBERS:
 	case SD_OP_SM_RING:
+	case SD_OP_SM_LOCKS:
 		if (write) {
 			*why = NODE_BAD_FLAGS;
 			return SD_RES_INVALID_PARMS;
@@ -176,6 +197,11 @@ static int run_status(struct node_req *r)
 				      (unsigned long long)node_log_bad_count(c->log, i));
 	if (n < cap)
 		n += (size_t)snprintf(doc + n, cap - n, "}");
+	struct statvfs fs;   /* the data directory's file system: node list's CAPACITY */
+	if (n < cap && statvfs(store_dir(c->store), &fs) == 0)
+		n += (size_t)snprintf(doc + n, cap - n, ",\"disk_total\":%llu,\"disk_avail\":%llu",
+				      (unsigned long long)fs.f_blocks * fs.f_frsize,
+				      (unsigned long long)fs.f_bavail * fs.f_frsize);
 	if (n < cap && c->gossip) {
 		n += (size_t)snprintf(doc + n, cap - n, ",\"gossip\":");
 		int k = n < cap ? node_gossip_status_json(c->gossip, doc + n, cap - n) : -1;
@@ -184,6 +210,11 @@ static int run_status(struct node_req *r)
 	if (n < cap && c->gossip) {
 		n += (size_t)snprintf(doc + n, cap - n, ",\"ring\":");
 		int k = n < cap ? node_gossip_ring_json(c->gossip, doc + n, cap - n) : -1;
+		n = k < 0 ? cap : n + (size_t)k;
+	}
+	if (n < cap && c->repl) {
+		n += (size_t)snprintf(doc + n, cap - n, ",\"repl\":");
+		int k = n < cap ? node_repl_status_json(c->repl, doc + n, cap - n) : -1;
 		n = k < 0 ? cap : n + (size_t)k;
 	}
 	if (n < cap)
@@ -240,19 +271,17 @@ static int run_read_obj(struct node_req *r)
 	return res;
 }
 
-void node_dispatch_run(struct node_job *job)
+int node__dispatch_local(struct node_req *r, struct store_vdi_rsp *vrsp, int *vdi)
 {
-	struct node_req *r = (struct node_req *)job;
 	struct store *st = r->ctx->store;
 	const struct sd_req *h = &r->hdr;
 	struct store_vdi_req vreq;
-	struct store_vdi_rsp vrsp = { 0 };
 	static const uint8_t no_payload[1];
 	/* zero-length writes are valid (§6.2); never hand the store a NULL */
 	const void *in = r->in ? (const void *)r->in : no_payload;
-	int res, vdi = 0;
+	int res;
 
-	rsp_init(r);
+	*vdi = 0;
 	switch (h->opcode) {
 	case SD_OP_READ_OBJ:
 		res = run_read_obj(r);
@@ -269,23 +298,23 @@ void node_dispatch_run(struct node_job *job)
 		break;
 	case SD_OP_NEW_VDI:
 		vdi_req_fill(&vreq, r);
-		res = store_new_vdi(st, &vreq, &vrsp);
-		vdi = 1;
+		res = store_new_vdi(st, &vreq, vrsp);
+		*vdi = 1;
 		break;
 	case SD_OP_GET_VDI_INFO:
 		vdi_req_fill(&vreq, r);
-		res = store_get_vdi_info(st, &vreq, &vrsp);
-		vdi = 1;
+		res = store_get_vdi_info(st, &vreq, vrsp);
+		*vdi = 1;
 		break;
 	case SD_OP_LOCK_VDI:
 		vdi_req_fill(&vreq, r);
-		res = store_lock_vdi(st, &vreq, &vrsp);
-		vdi = 1;
+		res = store_lock_vdi(st, &vreq, vrsp);
+		*vdi = 1;
 		break;
 	case SD_OP_DEL_VDI:
 		vdi_req_fill(&vreq, r);
-		res = store_del_vdi(st, &vreq, &vrsp);
-		vdi = 1;
+		res = store_del_vdi(st, &vreq, vrsp);
+		*vdi = 1;
 		break;
 	case SD_OP_RELEASE_VDI:
 		res = store_release_vdi(st, h->vdi.base_vdi_id, h->vdi.type);
@@ -314,11 +343,21 @@ void node_dispatch_run(struct node_job *job)
 	case SD_OP_SM_RING:
 		res = node_dispatch_ring_run(r);
 		break;
+	case SD_OP_SM_LOCKS:
+		res = node_dispatch_locks_run(r);
+		break;
 	default:
 		res = SD_RES_INVALID_PARMS;   /* node_dispatch_check keeps these out */
 		break;
 	}
+	return res;
+}
+
+void node__dispatch_finish(struct node_req *r, int res, const struct store_vdi_rsp *vrsp, int vdi)
+{
+	const struct sd_req *h = &r->hdr;
 	uint32_t result = result_checked(r, res);
+
 	if (result != SD_RES_SUCCESS && h->opcode != SD_OP_READ_VDIS) {
 		node_dispatch_fail(r, result);
 		return;
@@ -326,12 +365,41 @@ void node_dispatch_run(struct node_job *job)
 	r->rsp.result = result;
 	r->rsp.data_length = r->out_len;
 	if (vdi) {
-		r->rsp.vdi.vdi_id = vrsp.vid;
-		r->rsp.vdi.copies = vrsp.copies;
-		r->rsp.vdi.block_size_shift = vrsp.block_size_shift;
+		r->rsp.vdi.vdi_id = vrsp->vid;
+		r->rsp.vdi.copies = vrsp->copies;
+		r->rsp.vdi.block_size_shift = vrsp->block_size_shift;
 	} else if (!sd_op_is_vdi(h->opcode)) {
 		r->rsp.obj.copies = h->obj.copies;
 	}
+}
+
+void node_dispatch_run(struct node_job *job)
+{
+	struct node_req *r = (struct node_req *)job;
+	struct store_vdi_rsp vrsp = { 0 };
+	int res, vdi = 0;
+
+	rsp_init(r);
+	if (sd_op_is_peer(r->hdr.opcode)) {
+		/* peers get our internal codes as they are (node/peer.h) */
+		if (!r->ctx->repl) {
+			node_dispatch_fail(r, SD_RES_INVALID_PARMS);
+			return;
+		}
+		res = node_repl_serve(r);
+		if (res != SD_RES_SUCCESS) {
+			uint32_t epoch = r->rsp.epoch;
+			node_dispatch_fail(r, (uint32_t)res);
+			r->rsp.epoch = epoch;
+			return;
+		}
+		r->rsp.result = SD_RES_SUCCESS;
+		r->rsp.data_length = r->out_len;
+		return;
+	}
+	if (!r->ctx->repl || !node_repl_route(r, &vrsp, &vdi, &res))
+		res = node__dispatch_local(r, &vrsp, &vdi);
+	node__dispatch_finish(r, res, &vrsp, vdi);
 }
 
 void node_dispatch_encode(struct node_req *r)

@@ -30,6 +30,8 @@ struct node_ctx {
 	atomic_uint_fast64_t refused;        /* connections over --max-connections */
 	atomic_uint_fast64_t buffered;       /* bytes charged by requests in flight */
 	struct node_gossip *gossip;          /* membership, or NULL (SM_MEMBERS, SM_STATUS) */
+	struct node_repl *repl;              /* replication (node/repl.h), or NULL: all local */
+	uint32_t max_peer_request;           /* peer payloads (prefix + object, or a VDI export) */
 	/* SM_RING (node/dispatch_ring.c; ringparts): the node's current epoch
 	 * as epoch_encode() bytes, malloc'd into *buf; 0 or -errno. Called from
 	 * worker threads. The gossip adapter sets it to serve the agreed epoch;

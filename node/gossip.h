@@ -32,6 +32,11 @@ struct store;
 int node_gossip_start(struct node_gossip **out, struct ev_loop *loop,
 		      const struct node_config *cfg, struct node_log *log, struct store *st);
 
+/* Publish every agreed ring (and member address change) as a routing
+ * view into vs (node/view.h); call before the loop runs. */
+struct node_views;
+void node_gossip_set_views(struct node_gossip *g, struct node_views *vs);
+
 /* Graceful leave (SIGTERM): tells the others, keeps answering until the
  * news went out (pending updates sent, at most NODE_GOSSIP_LEAVE_MAX_MS),
  * then calls done(arg) from the loop.  Returns 1 if nothing needs waiting

@@ -49,6 +49,8 @@ struct node_ring {
 	uint64_t generation;                 /* ours, as in swim meta */
 	uint32_t placed;                     /* IN members with weight > 0 */
 	int dirty;                           /* changed since last publish */
+	struct node_views *views;            /* routing views to publish (node/view.h), or NULL */
+	int view_dirty;                      /* a placed member's address may have changed */
 	int inited;                          /* node__ring_start ran */
 	/* puller: one thread, RING_PULL_SLOTS slots, guarded by pmu */
 	pthread_t thread;

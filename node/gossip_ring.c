@@ -23,6 +23,7 @@
  * Lock order: g->mu, then r->pmu.  The puller takes only pmu.
  */
 #include "node/gossip_int.h"
+#include "node/view.h"
 #include "node/netaddr.h"
 #include "node/node_id.h"
 #include "node/ring_agree.h"
@@ -150,6 +151,8 @@ static void history_load(struct node_gossip *g)
 
 /* ---- publish (loop thread, g->mu held) ---- */
 
+static void publish_view(struct node_gossip *g);
+
 static void publish(struct node_gossip *g)
 {
 	struct node_ring *r = &g->r;
@@ -173,6 +176,46 @@ static void publish(struct node_gossip *g)
 		snprintf(hex + 2 * i, 3, "%02x", r->digest[i]);
 	log_info(g->log, "ring version %" PRIu64 " digest %.8s members %u", scalar, hex, r->placed);
 	history_save(g, scalar);
+	publish_view(g);
+}
+
+/* The routing view of the agreed ring: its own copy of the ring, each
+ * placed member's data address from the member table. */
+static void publish_view(struct node_gossip *g)
+{
+	struct node_ring *r = &g->r;
+	struct ring *ring = NULL;
+
+	r->view_dirty = 0;
+	if (!r->views)
+		return;
+	if (epoch_state_ring(&r->e.state, RING_VNODES_PER_UNIT_DEFAULT, &ring) < 0)
+		return;
+	size_t nr = ring_nr_nodes(ring);
+	struct node_view_member *mm = calloc(nr ? nr : 1, sizeof(*mm));
+	if (!mm) {
+		ring_free(ring);
+		return;
+	}
+	for (size_t i = 0; i < nr; i++) {
+		const struct ring_member *rm = ring_node(ring, (uint32_t)i);
+		const struct swim_member *sm = swim_member_find(g->swim, rm->id);
+		memcpy(mm[i].id, rm->id, RING_ID_LEN);
+		if (sm)
+			mm[i].data = sm->data;
+	}
+	if (node_views_publish(r->views, ring, r->digest, epoch_scalar(&r->e), mm, g->id) < 0)
+		log_err(g->log, "ring: cannot publish the routing view: out of memory");
+	free(mm);
+}
+
+void node_gossip_set_views(struct node_gossip *g, struct node_views *vs)
+{
+	pthread_mutex_lock(&g->mu);
+	g->r.views = vs;
+	if (g->r.inited && g->swim)
+		publish_view(g);
+	pthread_mutex_unlock(&g->mu);
 }
 
 static void record(struct node_gossip *g, const struct epoch_member *ev)
@@ -191,6 +234,8 @@ void node__ring_on_event(struct node_gossip *g, const struct swim_member *m, enu
 
 	if (!g->r.inited)
 		return;     /* ring not started */
+	if (ev == SWIM_EV_JOIN || ev == SWIM_EV_UPDATE)
+		g->r.view_dirty = 1;
 	if (node_ring_event(m, ev, &e))
 		record(g, &e);
 }
@@ -226,12 +271,21 @@ void node__ring_after_core(struct node_gossip *g, uint64_t now)
 				 " (declared dead); rejoining at generation %" PRIu64, r->generation, next);
 			r->generation = next;
 			r->rejoins++;
+			if (r->views) {
+				/* what we hold may have missed writes while we were out */
+				struct timespec ts;
+				clock_gettime(CLOCK_REALTIME, &ts);
+				atomic_store(&r->views->rejoin_ver,
+					     ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000) << 16);
+			}
 			node_ring_self_event(g->id, next, EPOCH_IN, meta.weight, meta.zone, &e);
 			record(g, &e);
 		}
 	}
 	if (r->dirty)
 		publish(g);
+	else if (r->view_dirty)
+		publish_view(g);
 }
 
 /* ---- pulls ---- */

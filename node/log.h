@@ -46,6 +46,8 @@ enum node_limit_key {
 	NODE_LIMIT_CONN_ERROR,                       /* read/write error on a connection */
 	NODE_LIMIT_STORE_RESULT,                     /* store returned a code we must not send */
 	NODE_LIMIT_MEMORY,                           /* --max-buffer-mb reached */
+	NODE_LIMIT_PEER,                             /* a replica or the leader failed a request */
+	NODE_LIMIT_CATALOG,                          /* catalog sync/push trouble */
 	NODE_LIMIT_COUNT
 };
 

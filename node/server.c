@@ -221,6 +221,9 @@ int node_server_init(struct node_server *srv, struct ev_loop *loop,
 	srv->ctx.store = store;
 	srv->ctx.log = log;
 	srv->ctx.max_request = node_config_max_request(cfg);
+	/* a whole object plus prefix, or a VDI export (record + sparse index) */
+	srv->ctx.max_peer_request = srv->ctx.max_request + 65536 > 16u << 20 ?
+				    srv->ctx.max_request + 65536 : 16u << 20;
 	atomic_init(&srv->ctx.connections, 0);
 	atomic_init(&srv->ctx.inflight, 0);
 	atomic_init(&srv->ctx.requests, 0);
@@ -243,12 +246,26 @@ int node_server_init(struct node_server *srv, struct ev_loop *loop,
 	if (node_gossip_start(&srv->gossip, loop, cfg, log, store) < 0)
 		goto fail;
 	srv->ctx.gossip = srv->gossip;
+	if (node_repl_init(&srv->repl, cfg->retry_ms) < 0) {
+		log_err(log, "cannot set up replication: out of memory");
+		goto fail;
+	}
+	srv->repl_on = 1;
+	node_repl_start(&srv->repl, store_last_version(store));
+	srv->ctx.repl = &srv->repl;
+	node_gossip_set_views(srv->gossip, &srv->repl.views);
 	/* SM_RING serves the agreed epoch (node/gossip_ring.c) */
 	srv->ctx.ring_epoch = node_gossip_ring_epoch;
 	srv->ctx.ring_epoch_arg = srv->gossip;
 	int e = node_pool_start(&srv->pool, loop, cfg->workers, node__job_done, srv);
 	if (e < 0) {
 		log_err(log, "cannot start %u worker threads: %s", cfg->workers, strerror(-e));
+		goto fail;
+	}
+	e = node_pool_start(&srv->peer_pool, loop, cfg->workers, node__job_done, srv);
+	if (e < 0) {
+		log_err(log, "cannot start %u peer worker threads: %s", cfg->workers, strerror(-e));
+		node_pool_stop(&srv->pool);
 		goto fail;
 	}
 	ev_signal_init(&srv->sig_term, signal_cb, SIGTERM);
@@ -265,6 +282,10 @@ int node_server_init(struct node_server *srv, struct ev_loop *loop,
 fail:
 	node_gossip_stop(srv->gossip);
 	srv->gossip = srv->ctx.gossip = NULL;
+	if (srv->repl_on)
+		node_repl_fini(&srv->repl);
+	srv->repl_on = 0;
+	srv->ctx.repl = NULL;
 	listeners_close(srv);
 	return -1;
 }
@@ -281,8 +302,13 @@ void node_server_fini(struct node_server *srv)
 	while (srv->conns)
 		node__conn_close(srv->conns, "shutdown");
 	node_pool_stop(&srv->pool);   /* reaps: closed connections free their requests */
+	node_pool_stop(&srv->peer_pool);
 	node_gossip_stop(srv->gossip);  /* after the workers: SM_MEMBERS reads it */
 	srv->gossip = srv->ctx.gossip = NULL;
+	if (srv->repl_on)
+		node_repl_fini(&srv->repl);   /* after gossip: it publishes views */
+	srv->repl_on = 0;
+	srv->ctx.repl = NULL;
 	srv->ctx.ring_epoch = NULL;
 	srv->ctx.ring_epoch_arg = NULL;
 	ev_signal_stop(srv->loop, &srv->sig_term);

@@ -10,6 +10,7 @@
 
 #include "node/config.h"
 #include "node/dispatch.h"
+#include "node/repl.h"
 #include "node/pool.h"
 
 #define NODE_MAX_LISTENERS (NODE_MAX_LISTEN + 2)
@@ -29,7 +30,10 @@ struct node_server {
 	struct ev_loop *loop;
 	const struct node_config *cfg;
 	struct node_ctx ctx;
-	struct node_pool pool;
+	struct node_pool pool;               /* client requests (and PEER_FORWARD) */
+	struct node_pool peer_pool;          /* peer requests: leaves, never wait on a node */
+	struct node_repl repl;               /* routing, peers, catalog (node/repl.h) */
+	int repl_on;
 	struct node_listener lis[NODE_MAX_LISTENERS];
 	unsigned nr_lis;
 	struct node_conn *conns;             /* doubly linked list of open ones */

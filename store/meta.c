@@ -441,6 +441,38 @@ int meta_obj_del_vid(struct meta_txn *t, uint32_t vid)
 	return rc;
 }
 
+int meta_obj_scan(struct meta_txn *t, uint64_t from, struct meta_obj *out, size_t max, size_t *n)
+{
+	uint8_t kb[8];
+	MDB_val k = { .mv_size = sizeof(kb), .mv_data = kb }, v;
+	MDB_cursor *c;
+	size_t got = 0;
+	int rc;
+
+	*n = 0;
+	if (!max)
+		return 0;
+	be64_put(kb, from);
+	rc = mdb_err(mdb_cursor_open(t->txn, t->m->obj, &c));
+	if (rc)
+		return rc;
+	for (rc = mdb_err(mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)); rc == 0 && got < max;
+	     rc = mdb_err(mdb_cursor_get(c, &k, &v, MDB_NEXT))) {
+		rc = meta_obj_decode(v.mv_data, v.mv_size, &out[got]);
+		if (rc == 0 && (k.mv_size != 8 || be64_get(k.mv_data) != out[got].oid))
+			rc = -EBADMSG;      /* record filed under the wrong key */
+		if (rc)
+			break;
+		got++;
+	}
+	mdb_cursor_close(c);
+	if (rc == -ENOENT)
+		rc = 0;
+	if (rc == 0)
+		*n = got;
+	return rc;
+}
+
 int meta_obj_count(struct meta_txn *t, uint64_t *count, uint64_t *bytes)
 {
 	MDB_val k, v;
@@ -507,6 +539,39 @@ int meta_misc_put_u64(struct meta_txn *t, const char *key, uint64_t v)
 	if (!key || !*key)
 		return -EINVAL;
 	return misc_put_txn(t->txn, t->m->misc, key, v);
+}
+
+int meta_misc_get_raw(struct meta_txn *t, const char *key, const void **val, size_t *vlen)
+{
+	MDB_val v;
+	int rc;
+
+	if (!key || !*key)
+		return -EINVAL;
+	rc = rec_get(t, t->m->misc, (void *)key, strlen(key), &v);
+	if (rc == 0) {
+		*val = v.mv_data;
+		*vlen = v.mv_size;
+	}
+	return rc;
+}
+
+int meta_misc_put_raw(struct meta_txn *t, const char *key, const void *val, size_t vlen)
+{
+	MDB_val k, v = { .mv_size = vlen, .mv_data = (void *)val };
+
+	if (!key || !*key)
+		return -EINVAL;
+	k.mv_size = strlen(key);
+	k.mv_data = (void *)key;
+	return mdb_err(mdb_put(t->txn, t->m->misc, &k, &v, 0));
+}
+
+int meta_misc_del(struct meta_txn *t, const char *key)
+{
+	if (!key || !*key)
+		return -EINVAL;
+	return rec_del(t, t->m->misc, (void *)key, strlen(key));
 }
 
 /* --- ring (raw records; format owned by ring_hist.c) --- */

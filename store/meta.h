@@ -5,7 +5,9 @@
  *   "vdi"   vid (4 bytes, big-endian so cursor order = vid order) -> VDI record
  *   "lock"  vid -> lock record
  *   "obj"   oid (8 bytes, big-endian) -> object record
- *   "misc"  string key -> value (e.g. "seq": the highest version handed out)
+ *   "misc"  string key -> value (e.g. "seq": the highest version handed out;
+ *           "repl_import": an interrupted VDI import's roll-forward record,
+ *           raw export bytes, see store/repl.c)
  *   "ring"  ring history (issue 4): raw key -> record, both defined by
  *           store/ring_hist.c (big-endian scalar epoch || digest -> msgpack)
  * Records are msgpack arrays whose first element is a format version
@@ -27,6 +29,10 @@
 #include <stdint.h>
 
 #define META_FORMAT 1
+/* VDI records only (issue 5 added mver): format 2 has 19 fields (mver
+ * last); format 1 records (18 fields) still decode, with mver 0. Every
+ * other record keeps META_FORMAT. */
+#define META_VDI_FORMAT 2
 
 struct meta;
 struct meta_txn;
@@ -46,6 +52,9 @@ struct meta_vdi {
 	uint8_t deleted;            /* 1 = deleted (record kept: bit stays set) */
 	uint8_t data_reclaimed;     /* 1 = its object directory was destroyed */
 	uint64_t delete_time;       /* sec<<32 | nsec, 0 if live */
+	uint64_t mver;              /* issue 5: store seq of the last change of this
+				     * record or of the VDI's data index; 0 = never
+				     * versioned (format 1 record) */
 };
 
 struct meta_lock {
@@ -91,6 +100,15 @@ int meta_obj_count(struct meta_txn *t, uint64_t *count, uint64_t *bytes);
 
 int meta_misc_get_u64(struct meta_txn *t, const char *key, uint64_t *out);
 int meta_misc_put_u64(struct meta_txn *t, const char *key, uint64_t v);
+/* Raw "misc" values (issue 5: the import roll-forward record). get: *val
+ * points into the txn's snapshot. del: -ENOENT if absent. */
+int meta_misc_get_raw(struct meta_txn *t, const char *key, const void **val, size_t *vlen);
+int meta_misc_put_raw(struct meta_txn *t, const char *key, const void *val, size_t vlen);
+int meta_misc_del(struct meta_txn *t, const char *key);
+
+/* Up to max object records with oid >= from, in oid order, into out;
+ * *n = how many. 0 or -errno (-EBADMSG: a corrupt record). Issue 5. */
+int meta_obj_scan(struct meta_txn *t, uint64_t from, struct meta_obj *out, size_t max, size_t *n);
 
 /* "ring": raw access for ring_hist.c, which owns the key and record
  * format. get: *val points into the txn's snapshot (valid until the txn

@@ -2,7 +2,8 @@
  * meta_codec.c: msgpack encoding of the catalog records (meta.h).
  *
  * Every record is a fixed-length msgpack array whose first element is
- * META_FORMAT. Decoding is strict: the buffer must hold exactly one array
+ * META_FORMAT (VDI records: META_VDI_FORMAT, or 1 for records written
+ * before mver existed; the format fixes the length). Decoding is strict: the buffer must hold exactly one array
  * of the expected length, every element must have the expected msgpack type
  * (unsigned integers as positive integers, byte strings as bin of the exact
  * length) and be in range. Anything else is -EBADMSG: a record we cannot
@@ -20,7 +21,8 @@
 #include "store/meta_int.h"
 #include "sheepdog_proto.h"
 
-#define VDI_FIELDS 18
+#define VDI_FIELDS_V1 18
+#define VDI_FIELDS 19
 #define OBJ_FIELDS 7
 #define LOCK_FIELDS 5
 #define U64_FIELDS 2
@@ -55,13 +57,18 @@ struct enc {
 	int err;    /* sticky: any packer failure (only ENOMEM is possible) */
 };
 
-static void enc_init(struct enc *e, size_t nfields)
+static void enc_init_fmt(struct enc *e, size_t nfields, uint64_t fmt)
 {
 	msgpack_sbuffer_init(&e->sb);
 	msgpack_packer_init(&e->pk, &e->sb, msgpack_sbuffer_write);
 	e->err = msgpack_pack_array(&e->pk, nfields);
 	if (!e->err)
-		e->err = msgpack_pack_uint64(&e->pk, META_FORMAT);
+		e->err = msgpack_pack_uint64(&e->pk, fmt);
+}
+
+static void enc_init(struct enc *e, size_t nfields)
+{
+	enc_init_fmt(e, nfields, META_FORMAT);
 }
 
 static void enc_u64(struct enc *e, uint64_t v)
@@ -95,7 +102,7 @@ int meta_vdi_encode(const struct meta_vdi *v, void **buf, size_t *len)
 
 	if (!vdi_valid(v))
 		return -EINVAL;
-	enc_init(&e, VDI_FIELDS);
+	enc_init_fmt(&e, VDI_FIELDS, META_VDI_FORMAT);
 	enc_u64(&e, v->vid);
 	enc_bin(&e, v->name, sizeof(v->name));
 	enc_bin(&e, v->tag, sizeof(v->tag));
@@ -113,6 +120,7 @@ int meta_vdi_encode(const struct meta_vdi *v, void **buf, size_t *len)
 	enc_u64(&e, v->deleted);
 	enc_u64(&e, v->data_reclaimed);
 	enc_u64(&e, v->delete_time);
+	enc_u64(&e, v->mver);
 	return enc_finish(&e, buf, len);
 }
 
@@ -164,8 +172,10 @@ struct dec {
 	int err;                    /* sticky -EBADMSG */
 };
 
-/* Unpacks exactly one array of nfields elements whose first is META_FORMAT. */
-static int dec_init(struct dec *d, const void *buf, size_t len, uint32_t nfields)
+/* Unpacks exactly one array whose first element is a format f with
+ * nf[f] != 0 (f < nfmt) and which has nf[f] elements; *fmt = f. */
+static int dec_init_fmt(struct dec *d, const void *buf, size_t len, const uint32_t *nf,
+			uint32_t nfmt, uint64_t *fmt)
 {
 	size_t off = 0;
 	msgpack_unpack_return r;
@@ -185,13 +195,27 @@ static int dec_init(struct dec *d, const void *buf, size_t len, uint32_t nfields
 		return d->err = -ENOMEM;
 	if (r != MSGPACK_UNPACK_SUCCESS || off != len)
 		return d->err = -EBADMSG;   /* torn, garbage or trailing bytes */
-	if (d->up.data.type != MSGPACK_OBJECT_ARRAY || d->up.data.via.array.size != nfields)
+	if (d->up.data.type != MSGPACK_OBJECT_ARRAY || d->up.data.via.array.size < 1)
 		return d->err = -EBADMSG;
 	d->f = d->up.data.via.array.ptr;
-	d->n = nfields;
-	if (d->f[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER || d->f[0].via.u64 != META_FORMAT)
+	if (d->f[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER || d->f[0].via.u64 >= nfmt ||
+	    !nf[d->f[0].via.u64] || d->up.data.via.array.size != nf[d->f[0].via.u64]) {
+		d->f = NULL;
 		return d->err = -EBADMSG;
+	}
+	*fmt = d->f[0].via.u64;
+	d->n = nf[*fmt];
 	return 0;
+}
+
+/* Exactly one array of nfields elements whose first is META_FORMAT. */
+static int dec_init(struct dec *d, const void *buf, size_t len, uint32_t nfields)
+{
+	uint32_t nf[META_FORMAT + 1] = {0};
+	uint64_t fmt;
+
+	nf[META_FORMAT] = nfields;
+	return dec_init_fmt(d, buf, len, nf, META_FORMAT + 1, &fmt);
 }
 
 static uint64_t dec_u64(struct dec *d, uint32_t i, uint64_t max)
@@ -225,11 +249,13 @@ static int dec_finish(struct dec *d)
 
 int meta_vdi_decode(const void *buf, size_t len, struct meta_vdi *v)
 {
+	static const uint32_t nf[META_VDI_FORMAT + 1] = { 0, VDI_FIELDS_V1, VDI_FIELDS };
 	struct dec d;
 	struct meta_vdi t;
+	uint64_t fmt = 0;
 
 	memset(&t, 0, sizeof(t));
-	if (dec_init(&d, buf, len, VDI_FIELDS) == 0) {
+	if (dec_init_fmt(&d, buf, len, nf, META_VDI_FORMAT + 1, &fmt) == 0) {
 		t.vid = (uint32_t)dec_u64(&d, 1, SD_VID_MASK);
 		dec_bin(&d, 2, t.name, sizeof(t.name));
 		dec_bin(&d, 3, t.tag, sizeof(t.tag));
@@ -247,6 +273,8 @@ int meta_vdi_decode(const void *buf, size_t len, struct meta_vdi *v)
 		t.deleted = (uint8_t)dec_u64(&d, 15, 1);
 		t.data_reclaimed = (uint8_t)dec_u64(&d, 16, 1);
 		t.delete_time = dec_u64(&d, 17, UINT64_MAX);
+		if (fmt >= 2)
+			t.mver = dec_u64(&d, 18, UINT64_MAX);
 	}
 	int rc = dec_finish(&d);
 	if (rc == 0)

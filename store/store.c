@@ -3,7 +3,8 @@
  * (READ_OBJ, WRITE_OBJ, CREATE_AND_WRITE_OBJ, FLUSH_VDI) on top of
  * chunk.h (bytes) and meta.h (catalog and object index).
  *
- * Every mutation takes the next value of one 64-bit sequence as the
+ * Every mutation takes the next value of one 64-bit sequence (or the
+ * gateway's version, issue 5, with the sequence raised to it) as the
  * object's version and is acknowledged only after the object bytes (chunk)
  * and the object record (meta_obj_commit) are both durable. At open, a
  * journal record newer than the object's recorded version is re-applied.
@@ -39,6 +40,65 @@ uint64_t store__now(void)
 uint64_t store__next_seq(struct store *st)
 {
 	return atomic_fetch_add(&st->seq, 1) + 1;
+}
+
+void store__seq_raise(struct store *st, uint64_t v)
+{
+	uint64_t cur = atomic_load(&st->seq);
+	while (cur < v && !atomic_compare_exchange_weak(&st->seq, &cur, v))
+		;
+}
+
+/* The version a mutation records: the caller's (gateway HLC, issue 5),
+ * with the local seq raised to it so later local versions stay larger,
+ * or the next local seq. */
+static uint64_t version_take(struct store *st, uint64_t version)
+{
+	if (!version)
+		return store__next_seq(st);
+	store__seq_raise(st, version);
+	return version;
+}
+
+int store__misc_seq_raise(struct meta_txn *t, uint64_t v)
+{
+	uint64_t cur = 0;
+	int r = meta_misc_get_u64(t, "seq", &cur);
+	if (r && r != -ENOENT)
+		return r;
+	return cur < v ? meta_misc_put_u64(t, "seq", v) : 0;
+}
+
+int store__vdi_touch(struct store *st, uint32_t vid, uint64_t index_oid, uint64_t index_version)
+{
+	struct meta_txn *t;
+	struct meta_vdi v;
+	struct meta_obj o;
+	int r = meta_txn_begin(st->meta, 1, &t);
+	if (r)
+		return r;
+	if (index_oid) {
+		memset(&o, 0, sizeof(o));
+		o.oid = index_oid;
+		o.size = SD_INODE_INDEX_SIZE;
+		o.version = index_version;
+		o.mtime = store__now();
+		r = meta_obj_put(t, &o);
+	}
+	if (!r)
+		r = meta_vdi_get(t, vid, &v);
+	if (!r) {
+		v.mver = store__next_seq(st);
+		r = meta_vdi_put(t, &v);
+	}
+	/* mver came after index_version, so it is the larger */
+	if (!r)
+		r = store__misc_seq_raise(t, v.mver);
+	if (r) {
+		meta_txn_abort(t);
+		return r;
+	}
+	return meta_txn_commit(t);
 }
 
 pthread_mutex_t *store__stripe(struct store *st, uint64_t oid)
@@ -139,6 +199,9 @@ static int replay_applied(void *ctx, uint64_t oid, uint64_t seq)
 			size = o.size;
 		meta_txn_abort(t);
 	}
+	/* a replayed index write changes its VDI: new mver too (issue 5) */
+	if (sd_oid_is_inode(oid) && store__vdi_touch(st, sd_oid_vid(oid), oid, seq) == 0)
+		return 0;
 	if (!size)
 		size = obj_size_guess(st, oid);
 	return store__obj_commit(st, oid, size, seq, NULL);
@@ -262,6 +325,13 @@ int store_open(struct store **out, const struct store_config *cfg)
 	}
 	st->journal_replayed = (uint64_t)r;
 
+	/* an interrupted VDI import is finished before anything reads it */
+	r = store__repl_recover(st);
+	if (r < 0) {
+		store__log(st, STORE_LOG_ERR, "store: finishing an interrupted VDI import: %s", strerror(-r));
+		goto err;
+	}
+
 	/* finish reclaiming that a crash may have interrupted */
 	pthread_rwlock_wrlock(&st->ns);
 	store__reclaim(st);
@@ -366,7 +436,7 @@ int store_read_obj(struct store *st, uint64_t oid, uint64_t off, uint32_t len, v
  * Caller holds ns and the inode's stripe. Checks the slot rules, then
  * writes through the journal. */
 static int index_write(struct store *st, const struct meta_vdi *v, uint64_t oid,
-		       uint64_t ioff, size_t len, const uint8_t *buf, int check_only)
+		       uint64_t ioff, size_t len, const uint8_t *buf, int check_only, uint64_t version)
 {
 	uint64_t a = ioff & ~UINT64_C(3), b = (ioff + len + 3) & ~UINT64_C(3);
 	uint8_t *cur = malloc(b - a);
@@ -388,7 +458,7 @@ static int index_write(struct store *st, const struct meta_vdi *v, uint64_t oid,
 	if (r || check_only)
 		return r;
 
-	uint64_t seq = store__next_seq(st);
+	uint64_t seq = version_take(st, version);
 	r = chunk_write(st->cs, oid, seq, ioff, len, buf);
 	if (r == -ENOENT)           /* index file lost: recreate it, zero filled */
 		r = chunk_create(st->cs, oid, SD_INODE_INDEX_SIZE, 0, ioff, len, buf);
@@ -396,17 +466,25 @@ static int index_write(struct store *st, const struct meta_vdi *v, uint64_t oid,
 		store__log(st, STORE_LOG_ERR, "store: writing index of %06x: %s", v->vid, strerror(-r));
 		return store__res_from_errno(r);
 	}
-	if (store__obj_commit(st, oid, SD_INODE_INDEX_SIZE, seq, NULL))
+	/* the index's record and the VDI's new mver (issue 5: mver covers
+	 * the index) in one txn, so no crash separates them */
+	r = store__vdi_touch(st, v->vid, oid, seq);
+	if (r) {
+		store__log(st, STORE_LOG_ERR, "store: index record / mver of %06x: %s", v->vid, strerror(-r));
 		return SD_RES_EIO;
+	}
 	return SD_RES_SUCCESS;
 }
 
-static int header_commit(struct store *st, const struct meta_vdi *nv)
+static int header_commit(struct store *st, struct meta_vdi *nv)
 {
 	struct meta_txn *t;
 	int r = meta_txn_begin(st->meta, 1, &t);
 	if (!r) {
+		nv->mver = store__next_seq(st);
 		r = meta_vdi_put(t, nv);
+		if (!r)
+			r = store__misc_seq_raise(t, nv->mver);
 		if (r)
 			meta_txn_abort(t);
 		else
@@ -424,7 +502,8 @@ static int header_commit(struct store *st, const struct meta_vdi *nv)
  * A write spanning header and index checks both parts before applying
  * either; the index part is applied first (two commits, not one txn).
  */
-static int inode_write(struct store *st, uint64_t oid, uint64_t off, uint32_t len, const uint8_t *buf)
+static int inode_write(struct store *st, uint64_t oid, uint64_t off, uint32_t len, const uint8_t *buf,
+		       uint64_t version)
 {
 	struct meta_vdi v, nv;
 	int r, changed = 0;
@@ -458,7 +537,7 @@ static int inode_write(struct store *st, uint64_t oid, uint64_t off, uint32_t le
 		uint64_t skip = off < SD_INODE_HEADER_SIZE ? SD_INODE_HEADER_SIZE - off : 0;
 		pthread_mutex_t *m = store__stripe(st, oid);
 		pthread_mutex_lock(m);
-		r = index_write(st, &v, oid, off + skip - SD_INODE_INDEX_OFF, len - skip, buf + skip, 0);
+		r = index_write(st, &v, oid, off + skip - SD_INODE_INDEX_OFF, len - skip, buf + skip, 0, version);
 		pthread_mutex_unlock(m);
 		if (r)
 			goto out;
@@ -471,11 +550,17 @@ out:
 
 int store_write_obj(struct store *st, uint64_t oid, uint64_t off, uint32_t len, const void *buf)
 {
+	return store_write_obj_v(st, oid, off, len, buf, 0);
+}
+
+int store_write_obj_v(struct store *st, uint64_t oid, uint64_t off, uint32_t len, const void *buf,
+		      uint64_t version)
+{
 	struct meta_vdi v;
 	int r;
 
 	if (sd_oid_is_inode(oid))
-		return inode_write(st, oid, off, len, buf);
+		return inode_write(st, oid, off, len, buf, version);
 	if (!oid_plain_ok(oid))
 		return SD_RES_INVALID_PARMS;
 	pthread_rwlock_rdlock(&st->ns);
@@ -505,7 +590,7 @@ int store_write_obj(struct store *st, uint64_t oid, uint64_t off, uint32_t len, 
 	}
 	pthread_mutex_t *m = store__stripe(st, oid);
 	pthread_mutex_lock(m);
-	uint64_t seq = store__next_seq(st);
+	uint64_t seq = version_take(st, version);
 	r = chunk_write(st->cs, oid, seq, off, len, buf);
 	if (r == 0)
 		r = store__obj_commit(st, oid, UINT64_C(1) << v.block_size_shift, seq, NULL) ? -EIO : 0;
@@ -521,6 +606,12 @@ out:
 
 int store_create_and_write_obj(struct store *st, uint64_t oid, int cow, uint64_t cow_oid,
 			       uint64_t off, uint32_t len, const void *buf)
+{
+	return store_create_and_write_obj_v(st, oid, cow, cow_oid, off, len, buf, 0);
+}
+
+int store_create_and_write_obj_v(struct store *st, uint64_t oid, int cow, uint64_t cow_oid,
+				 uint64_t off, uint32_t len, const void *buf, uint64_t version)
 {
 	struct meta_vdi v, cv;
 	int r;
@@ -567,7 +658,7 @@ int store_create_and_write_obj(struct store *st, uint64_t oid, int cow, uint64_t
 
 	pthread_mutex_t *m = store__stripe(st, oid);
 	pthread_mutex_lock(m);
-	uint64_t seq = store__next_seq(st);
+	uint64_t seq = version_take(st, version);
 	r = chunk_create(st->cs, oid, size, src, off, len, buf);
 	if (r == 0)
 		r = store__obj_commit(st, oid, size, seq, full ? csum : NULL) ? -EIO : 0;

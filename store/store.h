@@ -187,4 +187,108 @@ int store_ring_prune(struct store *st, uint64_t keep_from_scalar);
  * store, e.g. DIR/node-id, are found from it). Valid until store_close. */
 const char *store_dir(const struct store *st);
 
+/* --- replication (issue 5) ---
+ *
+ * For node/'s replicated data path; code in repl.c. Return codes are SD_RES_*
+ * where the function answers a (peer) request, else 0 / -errno as stated.
+ */
+
+/* WRITE_OBJ / CREATE_AND_WRITE_OBJ with the gateway's version (a hybrid
+ * logical clock): version != 0 is what the object index records for this
+ * write (journal replay compares it like a local seq); 0 = the next local
+ * seq, as the unversioned calls do (they are these with 0). The local seq
+ * is first raised to >= version, so any later local version is larger.
+ * No ordering check: a version lower than the object's current one is
+ * recorded as given (ordering writes is the gateway's job). */
+int store_write_obj_v(struct store *st, uint64_t oid, uint64_t off, uint32_t len,
+		      const void *buf, uint64_t version);
+int store_create_and_write_obj_v(struct store *st, uint64_t oid, int cow, uint64_t cow_oid,
+				 uint64_t off, uint32_t len, const void *buf, uint64_t version);
+
+/* One object index record. size: the object's full size; mtime: sec<<32 |
+ * nsec of the last write; csum: BLAKE2b-256 of the whole object, valid only
+ * after whole-object writes (create with a full payload, store_obj_put). */
+struct store_obj_info { uint64_t oid, size, version, mtime; uint8_t csum[32]; int csum_valid; };
+
+/* Index record of oid: SD_RES_SUCCESS, SD_RES_NO_OBJ (no record),
+ * SD_RES_EIO (catalog unreadable or the record corrupt). */
+int store_obj_stat(struct store *st, uint64_t oid, struct store_obj_info *out);
+/* Every index record with oid >= from_oid, in oid order (inode index
+ * records included). cb runs outside any lock or txn (it may call the
+ * store); records are read in batches, so a record changed during the walk
+ * is seen either way. cb != 0 stops (returns 0). 0 or -errno (-EBADMSG: a
+ * corrupt record; the walk stops there). */
+int store_obj_list(struct store *st, uint64_t from_oid,
+		   int (*cb)(void *ctx, const struct store_obj_info *o), void *ctx);
+/* Install a whole replica (recovery/repair): data or vmstate oid of a VDI
+ * with a catalog record (else SD_RES_NO_VDI; a deleted VDI whose objects
+ * were reclaimed too); len must be the full object size 2^block_size_shift
+ * and buf non-NULL (else SD_RES_INVALID_PARMS; inode oids too: inodes
+ * travel as VDI exports). The object becomes exactly buf with this version
+ * (0 = next local seq) and its checksum; snapshots' objects are accepted
+ * (they are written only this way). Atomic (temp file + rename) and durable
+ * on SD_RES_SUCCESS. */
+int store_obj_put(struct store *st, uint64_t oid, const void *buf, uint64_t len, uint64_t version);
+/* Remove a replica this node no longer owns: the file, then the index
+ * record (a crash in between leaves a record without a file, which the
+ * next remove clears). SD_RES_SUCCESS (also if absent), SD_RES_EIO;
+ * SD_RES_INVALID_PARMS for inode oids (the index goes with its VDI). */
+int store_obj_remove(struct store *st, uint64_t oid);
+
+/* VDI metadata export: msgpack [META_FORMAT, vid, mver, bin(meta_vdi_encode
+ * bytes), index], index = array of [first_slot, bin(4*k bytes: k
+ * consecutive slots, big-endian as on the wire)] runs of non-zero slots in
+ * slot order (empty for a deleted VDI: its index reads as zeros). Taken
+ * consistently (no index or header write in between). *buf malloc'd.
+ * SD_RES_SUCCESS, SD_RES_NO_VDI (no record for vid), SD_RES_NO_MEM,
+ * SD_RES_EIO. */
+int store_vdi_export(struct store *st, uint32_t vid, uint8_t **buf, size_t *len);
+/* Apply an export (untrusted bytes) if its mver is greater than the local
+ * record's, or there is none: the catalog record and the whole index
+ * become exactly the exported ones (unlisted slots 0). data_reclaimed is
+ * not taken from the export: it is this node's own fact. Returns 1
+ * applied, 0 not newer (nothing changed), -EBADMSG (malformed: unknown
+ * format, vid 0 or mismatched, mver 0 or not the record's, shift outside
+ * 20..31, slot out of range, a zero slot or slot value > 2^24-1 in a run,
+ * runs not ascending, bin length not a multiple of 4 or 0, index on a
+ * deleted record, trailing bytes; nothing changed), or -errno.
+ * Crash safety: the catalog commit is the commit point; it also stores the
+ * export itself as a roll-forward record, so an index file not yet
+ * rewritten is rewritten at the next store_open (or import). A deleted
+ * record triggers the same reclaim a local DEL_VDI does. The local seq
+ * ends >= mver. */
+int store_vdi_import(struct store *st, const uint8_t *buf, size_t len);
+/* Every catalog record's (vid, mver), vid order; cb runs outside any txn
+ * (it may call store_vdi_export); cb != 0 stops. 0 or -errno. */
+int store_vdi_versions(struct store *st, int (*cb)(void *ctx, uint32_t vid, uint64_t mver), void *ctx);
+
+/* --- lock listing (issue 8; added by tool8, code in locks_list.c) --- */
+
+struct store_lock_info {
+	uint32_t vid;
+	char name[257], tag[257];   /* NUL-terminated (names may fill 256 bytes) */
+	uint32_t snap_id;
+	int is_snapshot;
+	uint32_t type;              /* 0 normal, 1 shared (LOCK_VDI's type) */
+	uint32_t holders;           /* 1, or the shared lock's participants */
+	uint64_t time;              /* sec<<32 | nsec when first taken */
+};
+/* Every lock record of this node's catalog, in vid order, from one read
+ * txn (a consistent view); l is valid during the call only and cb runs
+ * inside that txn (it must not call back into the store). cb returns
+ * non-zero to stop. 0, or -errno (-EBADMSG: a corrupt record). Records
+ * outlive restarts: a store opened without enforce_locks lists (and
+ * ignores) the ones an earlier run took. */
+int store_list_locks(struct store *st, int (*cb)(void *ctx, const struct store_lock_info *l),
+		     void *ctx);
+/* 1 if the store was opened with enforce_locks (LOCK_VDI takes locks), else 0. */
+int store_locks_enforced(const struct store *st);
+
+/* --- versions (issue 5; code in seq.c) --- */
+
+/* The largest version this store has handed out or stored (it is raised
+ * past every imported or replicated version): anything on disk now is at
+ * or below it. */
+uint64_t store_last_version(struct store *st);
+
 #endif

@@ -40,6 +40,13 @@ struct store {
 
 /* store.c */
 uint64_t store__next_seq(struct store *st);
+/* Raise the local seq to at least v (issue 5: versions from elsewhere). */
+void store__seq_raise(struct store *st, uint64_t v);
+/* Raise "seq" in misc to at least v, in the caller's write txn. */
+int store__misc_seq_raise(struct meta_txn *t, uint64_t v);
+/* Set vid's mver to a new seq in its own write txn, together with the
+ * index record (index_oid, index_version) unless index_oid is 0. 0 or -errno. */
+int store__vdi_touch(struct store *st, uint32_t vid, uint64_t index_oid, uint64_t index_version);
 uint64_t store__now(void);                       /* CLOCK_REALTIME, sec<<32|nsec */
 pthread_mutex_t *store__stripe(struct store *st, uint64_t oid);
 /* Catalog record of vid in its own read txn: 0, -ENOENT or -errno. */
@@ -56,6 +63,11 @@ int store__res_from_errno(int err);
 int store__reclaim(struct store *st);
 /* Number of live (not deleted) VDI records. 0 or -errno. */
 int store__count_live(struct meta_txn *t, uint64_t *n);
+
+/* repl.c */
+/* At open: complete a VDI import interrupted after its commit point, and
+ * give records without an mver (format 1) one. 0 or -errno. */
+int store__repl_recover(struct store *st);
 
 /* inode.c */
 /* The 4664-byte QEMU header of v (deleted VDIs: name/tag zero, size 0). */

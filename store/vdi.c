@@ -339,10 +339,13 @@ int store_new_vdi(struct store *st, const struct store_vdi_req *req, struct stor
 	if (req->snapshot) {        /* W becomes the snapshot (§5.5) */
 		old = lk.rec;
 		old.snap_ctime = now;
+		old.mver = store__next_seq(st);
 		r = meta_vdi_put(t, &old);
 		if (r)
 			goto err_io;
 	}
+	/* mver before index_record's seq: the "seq" it raises covers both */
+	nv.mver = store__next_seq(st);
 	r = meta_vdi_put(t, &nv);
 	if (!r)
 		r = index_record(st, t, nv.vid);
@@ -493,7 +496,10 @@ int store_del_vdi(struct store *st, const struct store_vdi_req *req, struct stor
 	v.vdi_size = 0;
 	v.deleted = 1;
 	v.delete_time = store__now();
+	v.mver = store__next_seq(st);
 	r = meta_vdi_put(t, &v);
+	if (!r)
+		r = store__misc_seq_raise(t, v.mver);
 	if (!r)
 		r = meta_lock_del(t, v.vid);      /* a lock dies with its VDI */
 	if (r == -ENOENT)
@@ -654,6 +660,10 @@ int store__reclaim(struct store *st)
 			goto out;
 		r = meta_vdi_get(t, vid, &v);
 		if (!r) {
+			/* mver kept on purpose: data_reclaimed is this node's
+			 * own fact (replicas reclaim on their own when they
+			 * import the deletion), and a deleted record never
+			 * changes again, so every replica keeps the same mver */
 			v.data_reclaimed = 1;
 			r = meta_vdi_put(t, &v);
 		}

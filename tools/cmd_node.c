@@ -7,11 +7,13 @@
 #include "tools/sheeptool.h"
 #include "tools/units.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define STATUS_MAX 65536        /* reply buffer offered; dispatch.c sends ~1 KiB */
+#define LOCKS_MAX (4u << 20)    /* SM_LOCKS reply buffer (every node accepts 4 MiB) */
 #define READER_DEPTH 8
 
 struct reader {
@@ -180,6 +182,183 @@ static int status_walk(const char *buf, size_t len, FILE *out, size_t *err_at)
 	return 0;
 }
 
+int st_json_get(const char *obj, size_t len, const char *key, const char **val, size_t *vlen)
+{
+	struct reader r = { .p = obj, .end = obj + len, .start = obj, .out = NULL };
+	size_t kl = strlen(key);
+
+	skip_ws(&r);
+	if (r.p >= r.end || *r.p++ != '{')
+		return -1;
+	for (;;) {
+		const char *k, *v;
+		size_t kn;
+
+		skip_ws(&r);
+		if (read_string(&r, &k, &kn))
+			return -1;
+		skip_ws(&r);
+		if (r.p >= r.end || *r.p++ != ':')
+			return -1;
+		skip_ws(&r);
+		v = r.p;
+		if (read_value(&r, 1, NULL, 0))
+			return -1;
+		if (kn == kl && !memcmp(k, key, kl)) {
+			/* strings without their quotes; the caller checks the type */
+			int str = *v == '"';
+			*val = v + str;
+			*vlen = (size_t)(r.p - v) - 2 * (size_t)str;
+			return 0;
+		}
+		skip_ws(&r);
+		if (r.p >= r.end || *r.p != ',')
+			return -1;
+		r.p++;
+	}
+}
+
+int st_json_array_next(const char *arr, size_t len, size_t *pos, const char **val, size_t *vlen)
+{
+	struct reader r = { .p = arr + *pos, .end = arr + len, .start = arr, .out = NULL };
+	const char *v;
+
+	if (*pos > len)
+		return -1;
+	skip_ws(&r);
+	if (r.p >= r.end)
+		return -1;
+	if (*pos == 0) {
+		if (*r.p++ != '[')
+			return -1;
+		skip_ws(&r);
+		if (r.p < r.end && *r.p == ']')
+			return 0;
+	} else {
+		if (*r.p == ']')
+			return 0;
+		if (*r.p++ != ',')
+			return -1;
+		skip_ws(&r);
+	}
+	v = r.p;
+	if (r.p >= r.end || read_value(&r, 1, NULL, 0))
+		return -1;
+	int str = *v == '"';
+	*val = v + str;
+	*vlen = (size_t)(r.p - v) - 2 * (size_t)str;
+	*pos = (size_t)(r.p - arr);
+	return 1;
+}
+
+static unsigned hexval(char c)
+{
+	return c >= '0' && c <= '9' ? (unsigned)(c - '0') : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+	       : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10) : 16;
+}
+
+size_t st_json_unescape(const char *s, size_t n, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	if (cap == 0)
+		return 0;
+	for (size_t i = 0; i < n && o + 4 < cap; i++) {
+		unsigned c = (unsigned char)s[i];
+
+		if (c == '\\' && i + 1 < n) {
+			c = (unsigned char)s[++i];
+			switch (c) {
+			case 'n': c = '\n'; break;
+			case 't': c = '\t'; break;
+			case 'r': c = '\r'; break;
+			case 'b': c = '\b'; break;
+			case 'f': c = '\f'; break;
+			case 'u': {
+				unsigned u = 0, k;
+
+				for (k = 0; k < 4 && i + 1 + k < n && hexval(s[i + 1 + k]) < 16; k++)
+					u = u << 4 | hexval(s[i + 1 + k]);
+				if (k < 4) {
+					c = '?';
+					break;
+				}
+				i += 4;
+				/* \u00XX: one raw byte (how our writers carry non-UTF-8
+				 * bytes); above: that code point as UTF-8 (no surrogates) */
+				if (u < 0x100) {
+					c = u;
+				} else if (u < 0x800) {
+					out[o++] = (char)(0xc0 | u >> 6);
+					c = 0x80 | (u & 0x3f);
+				} else if (u < 0xd800 || u > 0xdfff) {
+					out[o++] = (char)(0xe0 | u >> 12);
+					out[o++] = (char)(0x80 | ((u >> 6) & 0x3f));
+					c = 0x80 | (u & 0x3f);
+				} else {
+					c = '?';
+				}
+				break;
+			}
+			default: break;             /* \" \\ \/ */
+			}
+		}
+		out[o++] = (char)c;
+	}
+	out[o] = 0;
+	return o;
+}
+
+int st_json_get_u64(const char *obj, size_t len, const char *key, uint64_t *out)
+{
+	const char *v;
+	size_t n;
+	char buf[24], *e;
+
+	if (st_json_get(obj, len, key, &v, &n) || n == 0 || n >= sizeof(buf) || *v < '0' || *v > '9')
+		return -1;
+	memcpy(buf, v, n);
+	buf[n] = 0;
+	errno = 0;
+	*out = strtoull(buf, &e, 10);
+	return errno || *e ? -1 : 0;
+}
+
+int st_status_fetch(struct st_ctx *ctx, const struct sd_addr *a, uint8_t opcode, char **doc,
+		    size_t *len)
+{
+	struct sd_client *c;
+	struct sd_req req;
+	struct sd_rsp rsp;
+	size_t cap = opcode == SD_OP_SM_MEMBERS ? STATUS_MAX * 16
+		     : opcode == SD_OP_SM_LOCKS ? LOCKS_MAX : STATUS_MAX, err_at = 0;
+	int ret;
+
+	(void)ctx;
+	if (!(*doc = malloc(cap)))
+		return -ENOMEM;
+	ret = sd_client_connect(&c, a);
+	if (ret) {
+		free(*doc);
+		*doc = NULL;
+		return ret;
+	}
+	memset(&req, 0, sizeof(req));
+	req.opcode = opcode;
+	req.data_length = (uint32_t)cap;     /* the reply buffer we offer */
+	ret = sd_client_request(c, &req, NULL, *doc, cap, &rsp);
+	sd_client_close(c);
+	if (!ret && status_walk(*doc, rsp.data_length, NULL, &err_at))
+		ret = -EBADMSG;
+	if (ret) {
+		free(*doc);
+		*doc = NULL;
+		return ret;
+	}
+	*len = rsp.data_length;
+	return 0;
+}
+
 int cmd_node_info(struct st_ctx *ctx)
 {
 	struct sd_client *c;
@@ -257,6 +436,50 @@ static int member_field(const char *obj, size_t len, const char *key, const char
 	return -1;
 }
 
+#define MEMBER_TIMEOUT_MS 2000     /* per member asked for its used bytes */
+
+/*
+ * USED and CAPACITY of one member, from its own SM_STATUS (asked of alive
+ * members at their data address; the node asked: at ctx's address): USED
+ * is "bytes", what its object index holds (each node stores only what it
+ * serves or replicates); CAPACITY is "disk_total", the size of the file
+ * system its data directory is on (shared with anything else there, so
+ * free space is not CAPACITY - USED). "-" for anything not known: a member
+ * that is not alive, does not answer within MEMBER_TIMEOUT_MS, or runs a
+ * sheepnode without those fields.
+ */
+static void member_capacity(struct st_ctx *ctx, int is_self, int alive, const char *data,
+			    size_t data_n, char *used, char *total)
+{
+	struct sd_addr a;
+	char addr[128], *doc;
+	size_t n;
+	uint64_t v;
+
+	strcpy(used, "-");
+	strcpy(total, "-");
+	if (!alive)
+		return;
+	if (is_self) {
+		a = ctx->addr;
+	} else {
+		if (data_n == 0 || data_n >= sizeof(addr))
+			return;
+		memcpy(addr, data, data_n);
+		addr[data_n] = 0;
+		if (sd_addr_parse(&a, addr))
+			return;
+	}
+	a.timeout_ms = MEMBER_TIMEOUT_MS;
+	if (st_status_fetch(ctx, &a, SD_OP_SM_STATUS, &doc, &n))
+		return;
+	if (st_json_get_u64(doc, n, "bytes", &v) == 0)
+		units_format_size(v, used, UNITS_BUF);
+	if (st_json_get_u64(doc, n, "disk_total", &v) == 0)
+		units_format_size(v, total, UNITS_BUF);
+	free(doc);
+}
+
 int cmd_node_list(struct st_ctx *ctx)
 {
 	struct sd_client *c;
@@ -306,8 +529,8 @@ int cmd_node_list(struct st_ctx *ctx)
 		self = s;
 		self_n = n;
 	}
-	printf("%-2s%-33s %-23s %-23s %-8s %11s %10s %6s\n", "", "ID", "GOSSIP", "DATA", "STATE",
-	       "INCARNATION", "ZONE", "WEIGHT");
+	printf("%-2s%-33s %-23s %-23s %-8s %11s %10s %6s %9s %9s\n", "", "ID", "GOSSIP", "DATA",
+	       "STATE", "INCARNATION", "ZONE", "WEIGHT", "USED", "CAPACITY");
 	for (const char *p = members + 11; p < end && *p != ']';) {
 		const char *open = memchr(p, '{', (size_t)(end - p)), *close;
 		if (!open || !(close = memchr(open, '}', (size_t)(end - open))))
@@ -321,9 +544,14 @@ int cmd_node_list(struct st_ctx *ctx)
 			ok = member_field(open, (size_t)(close - open + 1), keys[i], &v[i], &vn[i]) == 0;
 		if (ok) {
 			int is_self = vn[0] == self_n && !memcmp(v[0], self, self_n);
-			printf("%-2s%-33.*s %-23.*s %-23.*s %-8.*s %11.*s %10.*s %6.*s\n", is_self ? "*" : "",
-			       (int)vn[0], v[0], (int)vn[1], v[1], (int)vn[2], v[2], (int)vn[3], v[3],
-			       (int)vn[4], v[4], (int)vn[5], v[5], (int)vn[6], v[6]);
+			int alive = vn[3] == 5 && !memcmp(v[3], "alive", 5);
+			char used[UNITS_BUF], total[UNITS_BUF];
+
+			member_capacity(ctx, is_self, alive, v[2], vn[2], used, total);
+			printf("%-2s%-33.*s %-23.*s %-23.*s %-8.*s %11.*s %10.*s %6.*s %9s %9s\n",
+			       is_self ? "*" : "", (int)vn[0], v[0], (int)vn[1], v[1], (int)vn[2], v[2],
+			       (int)vn[3], v[3], (int)vn[4], v[4], (int)vn[5], v[5], (int)vn[6], v[6],
+			       used, total);
 		}
 		p = close + 1;
 		while (p < end && (*p == ',' || *p == ' '))

@@ -56,11 +56,35 @@ static const struct st_cmd st_cmds[] = {
 	  "Unallocated and all-zero ranges become holes in a regular FILE. FILE must\n"
 	  "not exist unless --force is given.",
 	  ST_OPT_CONN | ST_OPT_SNAPSHOT | ST_OPT_FORCE, 2, 2 },
+	{ "vdi", "lock list", cmd_vdi_lock_list, "", "list the VDI locks the node holds (SM_LOCKS)",
+	  "One line per lock: vid, VDI name, snapshot (id and tag, '-' for a working\n"
+	  "VDI), type (normal or shared), holders and when it was taken. Locks exist\n"
+	  "only on nodes started with --enforce-locks. Exit code 5: the node does not\n"
+	  "serve SM_LOCKS (an older sheepnode). --json prints the node's document.",
+	  ST_OPT_CONN | ST_OPT_JSON, 0, 0 },
+	{ "vdi", "lock unlock", cmd_vdi_lock_unlock, "NAME", "release the lock on a VDI (RELEASE_VDI)",
+	  "Locks exist only on nodes started with --enforce-locks; a lock outlives\n"
+	  "the client that took it (QEMU never releases after a crash). One unlock\n"
+	  "drops one holder of a shared lock; the lock table (SM_LOCKS) says whether\n"
+	  "a lock was held. Release only locks whose holder is gone.",
+	  ST_OPT_CONN | ST_OPT_SNAPSHOT, 1, 1 },
 	{ "node", "info", cmd_node_info, "", "show the node's status document (SM_STATUS)", NULL,
 	  ST_OPT_CONN | ST_OPT_JSON, 0, 0 },
 	{ "node", "list", cmd_node_list, "", "list the cluster members this node knows (SM_MEMBERS)",
 	  "One line per member (* = the node asked): id, gossip and data address, state\n"
-	  "(alive, suspect, dead, left), incarnation, zone and weight.",
+	  "(alive, suspect, dead, left), incarnation, zone and weight. USED and\n"
+	  "CAPACITY are asked of each alive member (SM_STATUS, 2 s limit): the bytes\n"
+	  "its object index holds, and the size of the file system of its data\n"
+	  "directory. '-': not known (not alive, no answer, older sheepnode).\n"
+	  "--json prints the node's SM_MEMBERS document as is.",
+	  ST_OPT_CONN | ST_OPT_JSON, 0, 0 },
+	{ "cluster", "info", cmd_cluster_info, "", "show ring version, default copies, nodes, health",
+	  "From the node asked: its ring epoch and digest, the cluster's default\n"
+	  "copies (GET_CLUSTER_DEFAULT), member counts by state, whether it\n"
+	  "replicates, and health: ok, degraded or unknown, with the reason. Without\n"
+	  "replication each VDI lives only on the node that serves it: health is ok\n"
+	  "when no member is suspect or dead. With it, a suspect or dead member\n"
+	  "means degraded; otherwise unknown (no object-by-object check yet).",
 	  ST_OPT_CONN | ST_OPT_JSON, 0, 0 },
 	{ NULL, "ring", cmd_ring, "", "show the ring: version, members, vnodes, shares",
 	  "Asks the node for its epoch (SM_RING) and membership (SM_MEMBERS) and\n"
@@ -351,7 +375,8 @@ static void print_main_help(FILE *f)
 	fputs("\nother options:\n"
 	      "      --version            print the version and exit\n"
 	      "  -h, --help               show this help (also after any command)\n"
-	      "\nexit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 node unavailable\n"
+	      "\nexit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 node unavailable,\n"
+	      "5 not supported by the node\n"
 	      "See doc/sheeptool.md for the --json formats.\n", f);
 }
 
@@ -375,6 +400,24 @@ static const struct st_cmd *find_cmd(const char *group, const char *name)
 	return NULL;
 }
 
+/* The command of group named by words[0] or "words[0] words[1]" (e.g.
+ * "lock unlock"); *used (may be NULL) gets the number of words taken. */
+static const struct st_cmd *find_cmd_words(const char *group, char **words, int n, int *used)
+{
+	const struct st_cmd *c = n > 0 ? find_cmd(group, words[0]) : NULL;
+	char two[128];
+
+	if (used)
+		*used = 1;
+	if (c || n < 2)
+		return c;
+	if ((size_t)snprintf(two, sizeof(two), "%s %s", words[0], words[1]) >= sizeof(two))
+		return NULL;
+	if (used)
+		*used = 2;
+	return find_cmd(group, two);
+}
+
 /* `help`, `help vdi`, `help vdi create`. */
 static int cmd_help(int argc, char **argv)
 {
@@ -389,7 +432,7 @@ static int cmd_help(int argc, char **argv)
 			print_group_help(stdout, argv[0]);
 			return 0;
 		}
-		c = find_cmd(argv[0], argv[1]);
+		c = find_cmd_words(argv[0], argv + 1, argc - 1, NULL);
 	} else if (!strcmp(argv[0], "help")) {
 		fputs("usage: sheeptool help [COMMAND...]\nShow help for a command.\n", stdout);
 		return 0;
@@ -546,7 +589,7 @@ int main(int argc, char **argv)
 	struct st_ctx ctx;
 	struct st_args a;
 	char **pos = calloc((size_t)argc + 1, sizeof(*pos));
-	int npos = 0, ret, rest = 0;
+	int npos = 0, ret, rest = 0, used = 1;
 	const struct st_cmd *c = NULL;
 
 	memset(&ctx, 0, sizeof(ctx));
@@ -580,12 +623,12 @@ int main(int argc, char **argv)
 		if (npos == 1) {
 			print_group_help(a.help ? stdout : stderr, pos[0]);
 			ret = a.help ? 0 : ST_EXIT_USAGE;
-		} else if (!(c = find_cmd(pos[0], pos[1]))) {
-			ret = st_error(ST_EXIT_USAGE, "'%s' is not a '%s' command: see 'sheeptool help %s'",
-				       pos[1], pos[0], pos[0]);
+		} else if (!(c = find_cmd_words(pos[0], pos + 1, npos - 1, &used))) {
+			ret = st_error(ST_EXIT_USAGE, "'%s%s%s' is not a '%s' command: see 'sheeptool help %s'",
+				       pos[1], npos > 2 ? " " : "", npos > 2 ? pos[2] : "", pos[0], pos[0]);
 		} else {
-			ctx.argv = pos + 2;
-			ctx.argc = npos - 2;
+			ctx.argv = pos + 1 + used;
+			ctx.argc = npos - 1 - used;
 		}
 	} else if (!(c = find_cmd(NULL, pos[0]))) {
 		ret = st_error(ST_EXIT_USAGE, "unknown command '%s': see 'sheeptool help'", pos[0]);

@@ -21,6 +21,7 @@ enum {
 	ST_EXIT_USAGE = 2,       /* bad command line: unknown option, bad size, ... */
 	ST_EXIT_NOT_FOUND = 3,   /* no such VDI, snapshot or tag */
 	ST_EXIT_UNAVAILABLE = 4, /* cannot reach the node, or it is not serving */
+	ST_EXIT_UNSUPPORTED = 5, /* the node does not serve this (older sheepnode) */
 };
 
 /* Options; each command declares which it accepts. */
@@ -104,6 +105,30 @@ int cmd_node_list(struct st_ctx *ctx);
 int cmd_keygen(struct st_ctx *ctx);
 int cmd_version(struct st_ctx *ctx);
 int cmd_ring(struct st_ctx *ctx);
+int cmd_cluster_info(struct st_ctx *ctx);
+int cmd_vdi_lock_list(struct st_ctx *ctx);
+int cmd_vdi_lock_unlock(struct st_ctx *ctx);
+
+/* Status documents (cmd_node.c). */
+
+/* Ask the node at a for the JSON document of opcode (SD_OP_SM_STATUS,
+ * SD_OP_SM_MEMBERS or SD_OP_SM_LOCKS); *doc is malloc'd, checked to be one JSON object, *len
+ * its length. Returns a library result (-EBADMSG: malformed document). */
+int st_status_fetch(struct st_ctx *ctx, const struct sd_addr *a, uint8_t opcode, char **doc,
+		    size_t *len);
+/* The raw value of member key of the JSON object obj[0..len) (top level
+ * only; strings without their quotes, still escaped). 0 or -1. */
+int st_json_get(const char *obj, size_t len, const char *key, const char **val, size_t *vlen);
+/* The same for a non-negative integer. 0 or -1 (absent or not one). */
+int st_json_get_u64(const char *obj, size_t len, const char *key, uint64_t *out);
+/* Walk the JSON array arr[0..len): *pos = 0 before the first call; each
+ * call gives the next element's raw span (strings without their quotes).
+ * 1 = an element, 0 = the end, -1 = malformed. */
+int st_json_array_next(const char *arr, size_t len, size_t *pos, const char **val, size_t *vlen);
+/* The bytes of the raw JSON string contents s[0..n) into out (NUL
+ * terminated, cut to fit cap); \u00XX gives byte XX, as our writers
+ * escape bytes that are not UTF-8. Returns the length written. */
+size_t st_json_unescape(const char *s, size_t n, char *out, size_t cap);
 
 /* Helpers shared by cmd_vdi.c and cmd_vdi_io.c (cmd_vdi.c). */
 

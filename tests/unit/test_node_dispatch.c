@@ -7,8 +7,9 @@
 #include <cmocka.h>
 
 #include "node/dispatch.h"
+#include "node/peer.h"
 
-static struct node_ctx ctx = { .max_request = 1u << 25 };
+static struct node_ctx ctx = { .max_request = 1u << 25, .max_peer_request = (1u << 25) + 65536 };
 
 static int check(uint8_t ver, uint8_t op, uint16_t flags, uint32_t len, enum node_bad_reason *why)
 {
@@ -42,6 +43,33 @@ static void test_qemu_requests_pass(void **state)
 	assert_int_equal(check(0, SD_OP_DEL_VDI, 0x01, 512, &why), 0);
 	assert_int_equal(check(1, SD_OP_GET_CLUSTER_DEFAULT, 0, 0, &why), 0);
 	assert_int_equal(check(2, SD_OP_SM_STATUS, 0, 65536, &why), 0);
+	assert_int_equal(check(0, SD_OP_SM_LOCKS, 0, 4u << 20, &why), 0);
+}
+
+static void test_sm_locks(void **state)
+{
+	(void)state;
+	enum node_bad_reason why;
+	/* a read-only request: a payload (WRITE flag) is refused and counted */
+	assert_int_equal(check(0, SD_OP_SM_LOCKS, SD_FLAG_CMD_WRITE, 16, &why), SD_RES_INVALID_PARMS);
+	assert_int_equal(why, NODE_BAD_FLAGS);
+	assert_int_equal(check(0, SD_OP_SM_LOCKS, SD_FLAG_CMD_WRITE, 0, &why), SD_RES_INVALID_PARMS);
+	assert_int_equal(why, NODE_BAD_FLAGS);
+	/* a reply buffer over max_request: answered, the stream stays usable */
+	assert_int_equal(check(0, SD_OP_SM_LOCKS, 0, (1u << 25) + 1, &why), SD_RES_INVALID_PARMS);
+	assert_int_equal(why, NODE_BAD_OVERSIZE_READ);
+	assert_int_equal(check(0, SD_OP_SM_LOCKS, 0, 0xffffffffu, &why), SD_RES_INVALID_PARMS);
+	assert_int_equal(check(0, SD_OP_SM_LOCKS, 0, 1u << 25, &why), 0);
+	/* an oversize payload loses the framing, as for any opcode */
+	assert_int_equal(check(0, SD_OP_SM_LOCKS, SD_FLAG_CMD_WRITE, (1u << 25) + 1, &why),
+			 NODE_CHECK_CLOSE);
+	assert_int_equal(why, NODE_BAD_OVERSIZE_WRITE);
+	/* daemon opcodes follow §2.6: a newer proto_ver is refused */
+	assert_int_equal(check(3, SD_OP_SM_LOCKS, 0, 4096, &why), SD_RES_VER_MISMATCH);
+	assert_int_equal(why, NODE_BAD_VERSION);
+	/* the neighbour opcode is still not served */
+	assert_int_equal(check(0, SD_OP_SM_LOCKS + 1, 0, 0, &why), SD_RES_INVALID_PARMS);
+	assert_int_equal(why, NODE_BAD_OPCODE);
 }
 
 static void test_version(void **state)
@@ -53,6 +81,31 @@ static void test_version(void **state)
 	assert_int_equal(check(0xff, SD_OP_READ_OBJ, 0, 0, &why), SD_RES_VER_MISMATCH);
 	/* daemon opcodes (0x0a era) are simply not served */
 	assert_int_equal(check(0x0a, 0xa4, 0, 0, &why), SD_RES_INVALID_PARMS);
+	assert_int_equal(why, NODE_BAD_OPCODE);
+}
+
+/* peer opcodes (node/peer.h): WRITE flag and a prefix always; their own
+ * size bound; an old daemon's proto_ver in this range is not ours (§10) */
+static void test_peer(void **state)
+{
+	(void)state;
+	enum node_bad_reason why;
+	for (uint8_t op = SD_OP_PEER_FIRST; op <= SD_OP_PEER_LAST; op++) {
+		assert_int_equal(check(2, op, SD_FLAG_CMD_WRITE, PEER_PREFIX_LEN, &why), 0);
+		assert_int_equal(check(2, op, SD_FLAG_CMD_WRITE, PEER_PREFIX_LEN + (1u << 25), &why), 0);
+		assert_int_equal(check(2, op, SD_FLAG_CMD_WRITE, PEER_PREFIX_LEN - 1, &why), SD_RES_INVALID_PARMS);
+		assert_int_equal(why, NODE_BAD_LENGTH);
+		assert_int_equal(check(2, op, 0, 4096, &why), SD_RES_INVALID_PARMS);
+		assert_int_equal(why, NODE_BAD_FLAGS);
+		assert_int_equal(check(2, op, SD_FLAG_CMD_WRITE, (1u << 25) + 65537, &why), NODE_CHECK_CLOSE);
+		assert_int_equal(why, NODE_BAD_OVERSIZE_WRITE);
+		assert_int_equal(check(0x0a, op, SD_FLAG_CMD_WRITE, 64, &why), SD_RES_INVALID_PARMS);
+		assert_int_equal(why, NODE_BAD_OPCODE);
+	}
+	/* the neighbours of the range are not served */
+	assert_int_equal(check(2, SD_OP_PEER_FIRST - 1, SD_FLAG_CMD_WRITE, 64, &why), SD_RES_INVALID_PARMS);
+	assert_int_equal(why, NODE_BAD_OPCODE);
+	assert_int_equal(check(2, SD_OP_PEER_LAST + 1, SD_FLAG_CMD_WRITE, 64, &why), SD_RES_INVALID_PARMS);
 	assert_int_equal(why, NODE_BAD_OPCODE);
 }
 
@@ -113,6 +166,8 @@ int main(void)
 		cmocka_unit_test(test_opcodes),
 		cmocka_unit_test(test_lengths_and_flags),
 		cmocka_unit_test(test_oversize),
+		cmocka_unit_test(test_sm_locks),
+		cmocka_unit_test(test_peer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,218 @@
+#!/bin/bash
+# repl_cluster.sh: issue 5 end to end on loopback. 3 real sheepnodes
+# (--no-multicast, --join to the first, --gossip-interval 200), copies 3:
+#   - a VDI made through node 0 is visible through nodes 1 and 2; data
+#     written through node 0 reads back byte for byte through 1 and 2, and
+#     every node holds every object (3 copies on 3 nodes)
+#   - snapshot through node 1, listed through node 2 (the catalog is on all)
+#   - two creations of one name at the same moment through two nodes: one
+#     succeeds, one gets "exists"
+#   - kill -9 of a replica during a stream of writes: every acknowledged
+#     write reads back through both survivors
+#   - the killed node restarts: reads through it give the new data, not its
+#     stale copies; a partial write through it lands on the newest base
+#   - kill -9 of the catalog leader: a VDI can still be created, and the
+#     survivors list the same VDIs
+#   - bad peer requests (no prefix, wrong ring) are refused, the node lives
+# TAP-style lines. Env: SHEEPNODE, SHEEPTOOL (tests/run.sh sets both).
+set -u
+NODE=${SHEEPNODE:-build/release/sheepnode}
+TOOL=${SHEEPTOOL:-$(dirname "$NODE")/sheeptool}
+TMP=$(mktemp -d /tmp/repl_cluster.XXXXXX)
+declare -a PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do
+		[ -n "$p" ] && kill -KILL "$p" 2>/dev/null && wait "$p" 2>/dev/null
+	done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+ok() { echo "ok - $1"; }
+nok() { echo "not ok - $1"; [ $# -gt 1 ] && echo "# $2"; return 0; }
+check() { local name=$1; shift; if "$@"; then ok "$name"; else nok "$name"; fi; }
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+for b in "$NODE" "$TOOL"; do
+	if [ ! -x "$b" ]; then echo "not ok - binaries built # $b missing"; exit 1; fi
+done
+PY=/usr/bin/python3; [ -x "$PY" ] || PY=$(command -v python3)
+[ -n "$PY" ] || { echo "ok - replication # SKIP python3 missing"; exit 0; }
+
+PORTS=$("$PY" - <<'PY'
+import socket, random
+for _ in range(50):
+    base = random.randrange(20000, 60000, 8)
+    socks = []
+    try:
+        for p in range(base, base + 3):
+            for t in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+                s = socket.socket(socket.AF_INET, t); s.bind(("127.0.0.1", p)); socks.append(s)
+        print(" ".join(str(p) for p in range(base, base + 3))); break
+    except OSError:
+        pass
+    finally:
+        for s in socks: s.close()
+PY
+)
+read -r -a PORT <<<"$PORTS"
+[ "${#PORT[@]}" = 3 ] || { echo "not ok - free ports # none found"; exit 1; }
+
+start() {
+	local i=$1; shift
+	"$NODE" --dir "$TMP/d$i" --port "${PORT[$i]}" --listen 127.0.0.1 --no-multicast \
+		--gossip-interval 200 --workers 2 "$@" >> "$TMP/log$i" 2>&1 &
+	PIDS[$i]=$!
+}
+wait_for() {
+	local end=$(( $(now_ms) + $1 * 1000 )); shift
+	while [ "$(now_ms)" -lt "$end" ]; do "$@" && return 0; sleep 0.1; done
+	return 1
+}
+node_up() { timeout 5 "$TOOL" node info -p "${PORT[$1]}" >/dev/null 2>&1; }
+GW="$(dirname "$0")/gossip_wait.py"
+eps() { for n in "$@"; do echo "tcp:127.0.0.1:${PORT[$n]}"; done; }
+gw() {
+	local t=$1 c=$2; shift 2
+	GW_OUT=$("$PY" "$GW" "$t" "$c" $(eps "$@")) && return 0
+	echo "# $c not reached: $GW_OUT" | tr '\n' ' '; echo; return 1
+}
+T() { local i=$1; shift; timeout 60 "$TOOL" "$@" -p "${PORT[$i]}"; }
+# st I EXPR: a field of node I's SM_STATUS document (d)
+st() {
+	T "$1" node info --json > "$TMP/s$1" 2>/dev/null || { echo "noanswer"; return; }
+	"$PY" -c "import json; d=json.load(open('$TMP/s$1')); print($2)"
+}
+MB=1048576
+OBJ=4194304
+
+start 0
+wait_for 10 node_up 0
+start 1 --join "127.0.0.1:${PORT[0]}"
+start 2 --join "127.0.0.1:${PORT[0]}"
+check "3 nodes agree on one ring with 3 placed" gw 30 ring:same:3 0 1 2
+
+# ---- write through one node, read through the others ----
+head -c $((20 * MB)) /dev/urandom > "$TMP/data"
+check "create a VDI through node 0" T 0 vdi create v1 64M
+check "write 20 MiB through node 0" eval 'T 0 vdi write v1 0 < "$TMP/data"'
+check "node 1 reads the 20 MiB back byte for byte" eval 'T 1 vdi read v1 0 $((20 * MB)) | cmp -s - "$TMP/data"'
+check "node 2 reads the 20 MiB back byte for byte" eval 'T 2 vdi read v1 0 $((20 * MB)) | cmp -s - "$TMP/data"'
+objs=$(for i in 0 1 2; do st $i "d['objects']"; done | tr '\n' ' ')
+check "every node holds the 5 data objects and the index (3 copies on 3 nodes): $objs" \
+	[ "$objs" = "6 6 6 " ]
+check "a VDI made through node 0 is listed through node 2" eval 'T 2 vdi list | grep -q "v1"'
+check "snapshot through node 1" T 1 vdi snapshot v1 --tag s1
+check "node 2 lists the snapshot" eval 'T 2 vdi list v1 | grep -q "s1"'
+check "node 0 lists the snapshot" eval 'T 0 vdi list v1 | grep -q "s1"'
+n_vdis=$(for i in 0 1 2; do st $i "d['vdis']"; done | tr '\n' ' ')
+check "every node's catalog has the VDI and its snapshot: $n_vdis" [ "$n_vdis" = "2 2 2 " ]
+
+# ---- one name, two creators, two gateways, one moment ----
+for k in 1 2 3; do
+	T 1 vdi create "race$k" 8M > "$TMP/race1" 2>&1 & a=$!
+	T 2 vdi create "race$k" 8M > "$TMP/race2" 2>&1 & b=$!
+	wait $a; ra=$?; wait $b; rb=$?
+	check "concurrent create of race$k through nodes 1 and 2: exactly one succeeds ($ra/$rb)" \
+		eval '[ $ra = 0 -a $rb != 0 ] || [ $ra != 0 -a $rb = 0 ]'
+done
+
+# ---- kill -9 a replica during a stream of writes ----
+# the leader is the lowest id; kill a node that is not the leader
+leader=""
+for i in 0 1 2; do [ "$(st $i "d['repl']['leader']")" = True ] && leader=$i; done
+check "exactly one node says it is the catalog leader" [ -n "$leader" ]
+victim=2; [ "$leader" = 2 ] && victim=1
+gwy=0; [ "$victim" = 0 ] && gwy=1; [ "$leader" = 0 ] && [ "$victim" = 1 ] && gwy=0
+other=$(( 3 - victim - gwy ))
+head -c $OBJ /dev/urandom > "$TMP/chunk"
+( for k in $(seq 0 11); do
+	if T $gwy vdi write v1 $((k * OBJ)) < "$TMP/chunk" 2>/dev/null; then echo "$k"; fi
+  done > "$TMP/acked" ) & W=$!
+sleep 0.4
+kill -KILL "${PIDS[$victim]}"; wait "${PIDS[$victim]}" 2>/dev/null; PIDS[$victim]=
+t0=$(now_ms)
+wait $W
+t_stream=$(( $(now_ms) - t0 ))
+n_ack=$(wc -l < "$TMP/acked")
+check "the write stream went on after the kill: $n_ack of 12 writes acknowledged" [ "$n_ack" -ge 10 ]
+echo "# figure: kill -9 of a replica mid-stream: the stream finished $t_stream ms after the kill (gossip-interval 200 ms)"
+bad=0
+for k in $(cat "$TMP/acked"); do
+	for i in $gwy $other; do
+		T $i vdi read v1 $((k * OBJ)) $OBJ | cmp -s - "$TMP/chunk" || bad=$((bad + 1))
+	done
+done
+check "every acknowledged write reads back through both survivors ($bad bad)" [ "$bad" = 0 ]
+
+# the victim misses these for sure: its copies of objects 0-4 go stale
+head -c $OBJ /dev/urandom > "$TMP/chunk2"
+stale_ok=0
+for k in 0 1 2 3 4; do
+	T $gwy vdi write v1 $((k * OBJ)) < "$TMP/chunk2" 2>/dev/null && stale_ok=$((stale_ok + 1))
+done
+check "5 more writes while the victim is down" [ "$stale_ok" = 5 ]
+
+# ---- the killed node comes back with stale copies ----
+start $victim
+check "the restarted node is back in the ring (3 placed)" gw 30 ring:same:3 0 1 2
+bad=0
+for k in 0 1 2 3 4; do
+	T $victim vdi read v1 $((k * OBJ)) $OBJ | cmp -s - "$TMP/chunk2" || bad=$((bad + 1))
+done
+for k in $(cat "$TMP/acked"); do
+	[ "$k" -le 4 ] && continue
+	T $victim vdi read v1 $((k * OBJ)) $OBJ | cmp -s - "$TMP/chunk" || bad=$((bad + 1))
+done
+check "reads through the restarted node give the new data, not its stale copies ($bad bad)" [ "$bad" = 0 ]
+# a small write into object 0 through the restarted node, then a read
+# through another node: old neighbourhood bytes must be the new ones
+printf 'sheepmesh!' > "$TMP/small"
+check "a partial write through the restarted node" eval 'T $victim vdi write v1 100 < "$TMP/small"'
+head -c 100 "$TMP/chunk2" > "$TMP/expect"; cat "$TMP/small" >> "$TMP/expect"
+tail -c +111 "$TMP/chunk2" | head -c $((OBJ - 110)) >> "$TMP/expect"
+check "the partial write landed on the newest copy (read through node $other)" \
+	eval 'T $other vdi read v1 0 $OBJ | cmp -s - "$TMP/expect"'
+check "... and through node $gwy" eval 'T $gwy vdi read v1 0 $OBJ | cmp -s - "$TMP/expect"'
+
+# ---- kill -9 the catalog leader ----
+kill -KILL "${PIDS[$leader]}"; wait "${PIDS[$leader]}" 2>/dev/null; PIDS[$leader]=
+alive=(); for i in 0 1 2; do [ "$i" != "$leader" ] && alive+=("$i"); done
+check "the 2 survivors agree on a ring without the leader" gw 30 ring:same:2 "${alive[@]}"
+check "a VDI can be created after the leader died (through node ${alive[0]})" T "${alive[0]}" vdi create after 8M
+check "node ${alive[1]} sees it" eval 'T ${alive[1]} vdi list | grep -q after'
+check "the data written before reads back through node ${alive[1]}" \
+	eval 'T ${alive[1]} vdi read v1 0 $OBJ | cmp -s - "$TMP/expect"'
+
+# ---- bad peer requests ----
+i=${alive[0]}
+"$PY" - "${PORT[$i]}" > "$TMP/badpeer" 2>&1 <<'PY'
+import socket, struct, sys
+port = int(sys.argv[1])
+def req(op, flags, payload, oid=0):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    hdr = struct.pack("<BBHIII", 2, op, flags, 0, 7, len(payload)) + struct.pack("<QQ", oid, 0) + bytes(16)
+    s.sendall(hdr + payload)
+    rsp = b""
+    while len(rsp) < 48:
+        b = s.recv(48 - len(rsp))
+        if not b: break
+        rsp += b
+    s.close()
+    return struct.unpack("<I", rsp[16:20])[0] if len(rsp) == 48 else -1
+# no prefix (payload too short): INVALID_PARMS 0x05
+print("short", req(0xA0, 1, b"x" * 8))
+# bad magic: INVALID_PARMS
+print("magic", req(0xA0, 1, bytes(32)))
+# another ring's digest: RING_STALE 0x90
+pre = bytes(16) + struct.pack("<QII", 1, 0, 0x31504d53)
+print("stale", req(0xA0, 1, pre + b"data", oid=1))
+# forward of a data request: refused (only metadata goes to the leader)
+print("fwd", req(0xA7, 1, pre))
+PY
+check "a peer request without a prefix gets INVALID_PARMS" grep -qx "short 5" "$TMP/badpeer"
+check "a peer request with a bad magic gets INVALID_PARMS" grep -qx "magic 5" "$TMP/badpeer"
+check "a peer request under another ring gets RING_STALE (0x90)" grep -qx "stale 144" "$TMP/badpeer"
+check "the node still answers after the bad peer requests" node_up "$i"
+check "no sanitizer reports in the node logs" eval '! grep -l "ERROR: AddressSanitizer\|runtime error:" "$TMP"/log* 2>/dev/null'
