@@ -56,6 +56,14 @@ static const struct opt opts[] = {
 	{ "gossip-interval", OPT_UINT, 100, 60000, "MS", "SWIM probe period in ms (default 1000)" },
 	{ "zone", OPT_UINT, 0, 4294967295u, "N", "failure domain of this node, 0 = none (default 0)" },
 	{ "weight", OPT_UINT, 1, 65535, "N", "ring weight, 16 = one default node (default 16)" },
+	{ "anti-entropy-interval", OPT_UINT, 0, 86400, "S",
+	  "compare every local object with its other replicas every S seconds,\n"
+	  "                             0 = only when the ring changes (default 300)" },
+	{ "scrub-interval", OPT_UINT, 0, 31536000, "S",
+	  "re-read every local object and check its checksum every S seconds,\n"
+	  "                             0 = never (default 86400)" },
+	{ "recovery-rate", OPT_UINT, 1, 100000, "MB",
+	  "MB/s that recovery, anti-entropy and scrub may move or read (default 100)" },
 	{ "retry-ms", OPT_UINT, 100, 3600000, "MS",
 	  "how long a client request waits for a usable ring (replica\n"
 	  "                             down, ring changing) before EIO (default 30000)" },
@@ -77,6 +85,9 @@ void node_config_init(struct node_config *cfg)
 	cfg->port = SD_DEFAULT_PORT;
 	cfg->workers = 8;
 	cfg->retry_ms = 30000;
+	cfg->ae_interval_s = 300;
+	cfg->scrub_interval_s = 86400;
+	cfg->recovery_rate_mb = 100;
 	cfg->max_connections = 1024;
 	cfg->max_inflight = 64;
 	cfg->max_buffer_mb = 1024;
@@ -186,6 +197,9 @@ int node_config_set(struct node_config *cfg, const char *key, const char *value,
 		else if (strcmp(key, "zone") == 0) cfg->zone = u;
 		else if (strcmp(key, "weight") == 0) cfg->weight = u;
 		else if (strcmp(key, "retry-ms") == 0) cfg->retry_ms = u;
+		else if (strcmp(key, "anti-entropy-interval") == 0) cfg->ae_interval_s = u;
+		else if (strcmp(key, "scrub-interval") == 0) cfg->scrub_interval_s = u;
+		else if (strcmp(key, "recovery-rate") == 0) cfg->recovery_rate_mb = u;
 		return 0;
 	case OPT_BOOL:
 		if ((b = parse_bool(value)) < 0) {

@@ -49,6 +49,9 @@ struct node_config {
 	unsigned zone;                      /* failure domain, 0 = none */
 	unsigned weight;                    /* ring weight, 16 = one default node */
 	unsigned retry_ms;                  /* client request's wait for a usable ring */
+	unsigned ae_interval_s;             /* anti-entropy pass period, 0 = ring changes only */
+	unsigned scrub_interval_s;          /* scrub period, 0 = never */
+	unsigned recovery_rate_mb;          /* MB/s for recovery, anti-entropy, scrub */
 	char *keygen;                       /* --keygen FILE: write a key and exit */
 };
 

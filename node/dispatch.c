@@ -4,6 +4,7 @@
 #include "node/config.h"
 #include "node/gossip.h"
 #include "node/repl.h"
+#include "node/recovery.h"
 #include "store/store.h"
 
 #include <stdio.h>
@@ -210,6 +211,11 @@ static int run_status(struct node_req *r)
 	if (n < cap && c->gossip) {
 		n += (size_t)snprintf(doc + n, cap - n, ",\"ring\":");
 		int k = n < cap ? node_gossip_ring_json(c->gossip, doc + n, cap - n) : -1;
+		n = k < 0 ? cap : n + (size_t)k;
+	}
+	if (n < cap && c->recovery) {
+		n += (size_t)snprintf(doc + n, cap - n, ",\"recovery\":");
+		int k = n < cap ? node_recovery_status_json(c->recovery, doc + n, cap - n) : -1;
 		n = k < 0 ? cap : n + (size_t)k;
 	}
 	if (n < cap && c->repl) {

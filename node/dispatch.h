@@ -17,6 +17,7 @@
 struct store;
 struct node_conn;
 struct node_gossip;
+struct node_recovery;
 
 /* Shared by the loop and the workers; counters are atomics because
  * SM_STATUS reads them from a worker. */
@@ -31,6 +32,7 @@ struct node_ctx {
 	atomic_uint_fast64_t buffered;       /* bytes charged by requests in flight */
 	struct node_gossip *gossip;          /* membership, or NULL (SM_MEMBERS, SM_STATUS) */
 	struct node_repl *repl;              /* replication (node/repl.h), or NULL: all local */
+	struct node_recovery *recovery;      /* node/recovery.h, or NULL */
 	uint32_t max_peer_request;           /* peer payloads (prefix + object, or a VDI export) */
 	/* SM_RING (node/dispatch_ring.c; ringparts): the node's current epoch
 	 * as epoch_encode() bytes, malloc'd into *buf; 0 or -errno. Called from

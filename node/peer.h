@@ -42,8 +42,15 @@ struct sd_client;
 #define SD_OP_PEER_VDI_GET     0xA5   /* store_vdi_export() of vid = obj.oid */
 #define SD_OP_PEER_VDI_LIST    0xA6   /* (vid LE32, mver LE64) * n */
 #define SD_OP_PEER_FORWARD     0xA7   /* a client request (header + payload) for the leader */
+#define SD_OP_PEER_STAT_OBJ    0xA8   /* version, size, flags of our copy (recovery, anti-entropy) */
 #define SD_OP_PEER_FIRST       SD_OP_PEER_WRITE_OBJ
-#define SD_OP_PEER_LAST        SD_OP_PEER_FORWARD
+#define SD_OP_PEER_LAST        SD_OP_PEER_STAT_OBJ
+
+/* PEER_STAT_OBJ reply: version LE64, size LE64, checksum 32 (zero if not
+ * valid), flags LE32 (PEER_STAT_*). */
+#define PEER_STAT_LEN          52
+#define PEER_STAT_UNVERIFIED   0x1
+#define PEER_STAT_CSUM_VALID   0x2
 
 /* Internal results: never sent to clients (dispatch maps them to EIO). */
 #define SD_RES_SM_RING_STALE   0x90   /* different ring: refresh and retry */

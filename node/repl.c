@@ -24,6 +24,7 @@ int node_repl_init(struct node_repl *rp, unsigned retry_ms)
 	}
 	pthread_mutex_init(&rp->hlc_mu, NULL);
 	pthread_mutex_init(&rp->cat_mu, NULL);
+	pthread_mutex_init(&rp->ver_mu, NULL);
 	return 0;
 }
 
@@ -33,6 +34,8 @@ void node_repl_fini(struct node_repl *rp)
 	node_views_fini(&rp->views);
 	pthread_mutex_destroy(&rp->hlc_mu);
 	pthread_mutex_destroy(&rp->cat_mu);
+	pthread_mutex_destroy(&rp->ver_mu);
+	free(rp->verified);
 }
 
 uint64_t node__mono_ms(void)
@@ -63,11 +66,89 @@ void node_repl_start(struct node_repl *rp, uint64_t last_stored_version)
 	atomic_store(&rp->join_ver, node_repl_hlc(rp));
 }
 
-int node_repl_unverified(struct node_repl *rp, uint64_t version)
+static uint64_t join_point(struct node_repl *rp)
 {
 	uint64_t j = atomic_load(&rp->join_ver), rj = atomic_load(&rp->views.rejoin_ver);
 
-	return version < (rj > j ? rj : j);
+	return rj > j ? rj : j;
+}
+
+/* ver_mu held: forget the set if the join point moved */
+static void ver_refresh(struct node_repl *rp, uint64_t jp)
+{
+	if (rp->ver_join != jp) {
+		if (rp->verified)
+			memset(rp->verified, 0, rp->ver_cap * sizeof(uint64_t));
+		rp->ver_n = 0;
+		rp->ver_join = jp;
+	}
+}
+
+/* oid 0 is a valid oid but never a data object of a live VDI (vid 0 is
+ * never allocated, spec 5.3), so 0 marks an empty slot */
+static size_t ver_slot(uint64_t oid, size_t cap)
+{
+	return (size_t)((oid * 0x9e3779b97f4a7c15ull) >> 17) & (cap - 1);
+}
+
+static int ver_has(struct node_repl *rp, uint64_t oid)
+{
+	if (!rp->ver_n)
+		return 0;
+	for (size_t i = ver_slot(oid, rp->ver_cap);; i = (i + 1) & (rp->ver_cap - 1)) {
+		if (rp->verified[i] == oid)
+			return 1;
+		if (rp->verified[i] == 0)
+			return 0;
+	}
+}
+
+void node_repl_verified(struct node_repl *rp, uint64_t oid)
+{
+	if (oid == 0)
+		return;
+	pthread_mutex_lock(&rp->ver_mu);
+	ver_refresh(rp, join_point(rp));
+	if (2 * (rp->ver_n + 1) > rp->ver_cap) {
+		size_t cap = rp->ver_cap ? 2 * rp->ver_cap : 1024;
+		uint64_t *a = calloc(cap, sizeof(*a));
+		if (!a) {
+			pthread_mutex_unlock(&rp->ver_mu);
+			return;      /* it stays suspect: slower, still correct */
+		}
+		for (size_t i = 0; i < rp->ver_cap; i++) {
+			if (!rp->verified[i])
+				continue;
+			size_t k = ver_slot(rp->verified[i], cap);
+			while (a[k])
+				k = (k + 1) & (cap - 1);
+			a[k] = rp->verified[i];
+		}
+		free(rp->verified);
+		rp->verified = a;
+		rp->ver_cap = cap;
+	}
+	if (!ver_has(rp, oid)) {
+		size_t k = ver_slot(oid, rp->ver_cap);
+		while (rp->verified[k])
+			k = (k + 1) & (rp->ver_cap - 1);
+		rp->verified[k] = oid;
+		rp->ver_n++;
+	}
+	pthread_mutex_unlock(&rp->ver_mu);
+}
+
+int node_repl_unverified(struct node_repl *rp, uint64_t oid, uint64_t version)
+{
+	uint64_t jp = join_point(rp);
+
+	if (version >= jp)
+		return 0;
+	pthread_mutex_lock(&rp->ver_mu);
+	ver_refresh(rp, jp);
+	int known = ver_has(rp, oid);
+	pthread_mutex_unlock(&rp->ver_mu);
+	return !known;
 }
 
 void node__repl_observe(struct node_repl *rp, uint64_t version)
@@ -136,7 +217,7 @@ int node__local_get(struct node_ctx *c, uint64_t oid, uint64_t off, uint32_t len
 	g->b = b;
 	g->len = len;
 	g->version = oi.version;
-	g->unverified = c->repl ? node_repl_unverified(c->repl, oi.version) : 0;
+	g->unverified = c->repl ? node_repl_unverified(c->repl, oid, oi.version) : 0;
 	return SD_RES_SUCCESS;
 }
 

@@ -47,6 +47,13 @@ struct node_repl {
 	/* copies older than this predate our (re)join: they may have missed
 	 * writes made while we were away (node/PEER.md, "Stale copies") */
 	atomic_uint_fast64_t join_ver;
+	/* copies found current since then (recovery compared them with the
+	 * other replicas), so no longer suspect: an open-addressing set of
+	 * oids, emptied when the join point moves (a rejoin) */
+	pthread_mutex_t ver_mu;
+	uint64_t *verified;
+	size_t ver_cap, ver_n;
+	uint64_t ver_join;
 	/* counters (SM_STATUS) */
 	atomic_uint_fast64_t fwd, pushes, push_failed, stale_refused, stale_retries,
 			     read_fallbacks, read_newest, repairs, waits, reconciles;
@@ -57,8 +64,10 @@ void node_repl_fini(struct node_repl *rp);
 
 /* At start: everything stored so far is unverified; the HLC starts past it. */
 void node_repl_start(struct node_repl *rp, uint64_t last_stored_version);
-/* 1 if a local copy of this version may be stale. */
-int node_repl_unverified(struct node_repl *rp, uint64_t version);
+/* 1 if our copy of oid at this version may be stale. */
+int node_repl_unverified(struct node_repl *rp, uint64_t oid, uint64_t version);
+/* Recovery found our copy of oid current: stop suspecting it. */
+void node_repl_verified(struct node_repl *rp, uint64_t oid);
 
 /* The next version for a write (monotonic on this node, > any observed). */
 uint64_t node_repl_hlc(struct node_repl *rp);

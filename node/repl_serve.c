@@ -80,7 +80,7 @@ int node__copy_unverified(struct node_ctx *c, uint64_t oid)
 	struct store_obj_info oi;
 
 	return store_obj_stat(c->store, oid, &oi) == SD_RES_SUCCESS &&
-	       node_repl_unverified(c->repl, oi.version);
+	       node_repl_unverified(c->repl, oid, oi.version);
 }
 #define copy_unverified node__copy_unverified
 
@@ -106,6 +106,28 @@ static int serve_read(struct node_req *r, uint64_t oid, uint64_t off, uint32_t l
 	r->out_len = g.len + PEER_READ_VERSION_LEN;
 	if (g.unverified)
 		r->rsp.flags |= PEER_RSP_UNVERIFIED;
+	return SD_RES_SUCCESS;
+}
+
+static int serve_stat(struct node_req *r, uint64_t oid)
+{
+	struct store_obj_info oi;
+	int rc = store_obj_stat(r->ctx->store, oid, &oi);
+
+	if (rc != SD_RES_SUCCESS)
+		return rc;
+	uint8_t *out = calloc(1, PEER_STAT_LEN);
+	if (!out)
+		return SD_RES_NO_MEM;
+	uint32_t flags = (node_repl_unverified(r->ctx->repl, oid, oi.version) ? PEER_STAT_UNVERIFIED : 0) |
+			 (oi.csum_valid ? PEER_STAT_CSUM_VALID : 0);
+	sd_put64(out, oi.version);
+	sd_put64(out + 8, oi.size);
+	if (oi.csum_valid)
+		memcpy(out + 16, oi.csum, 32);
+	sd_put32(out + 48, flags);
+	r->out = out;
+	r->out_len = PEER_STAT_LEN;
 	return SD_RES_SUCCESS;
 }
 
@@ -181,6 +203,9 @@ int node_repl_serve(struct node_req *r)
 		break;
 	case SD_OP_PEER_FORWARD:
 		res = node__catalog_serve_forward(r, v, data, len);
+		break;
+	case SD_OP_PEER_STAT_OBJ:
+		res = serve_stat(r, oid);
 		break;
 	default:
 		res = SD_RES_INVALID_PARMS;

@@ -268,6 +268,14 @@ int node_server_init(struct node_server *srv, struct ev_loop *loop,
 		node_pool_stop(&srv->pool);
 		goto fail;
 	}
+	if (node_recovery_start(&srv->recovery, &srv->ctx, cfg->ae_interval_s, cfg->scrub_interval_s,
+				cfg->recovery_rate_mb) < 0) {
+		log_err(log, "cannot start the recovery thread");
+		node_pool_stop(&srv->peer_pool);
+		node_pool_stop(&srv->pool);
+		goto fail;
+	}
+	srv->ctx.recovery = &srv->recovery;
 	ev_signal_init(&srv->sig_term, signal_cb, SIGTERM);
 	ev_signal_init(&srv->sig_int, signal_cb, SIGINT);
 	srv->sig_term.data = srv->sig_int.data = srv;
@@ -301,6 +309,8 @@ void node_server_fini(struct node_server *srv)
 	/* hold every connection so none is freed while we walk the list */
 	while (srv->conns)
 		node__conn_close(srv->conns, "shutdown");
+	node_recovery_stop(&srv->recovery);   /* first: it calls peers and the store */
+	srv->ctx.recovery = NULL;
 	node_pool_stop(&srv->pool);   /* reaps: closed connections free their requests */
 	node_pool_stop(&srv->peer_pool);
 	node_gossip_stop(srv->gossip);  /* after the workers: SM_MEMBERS reads it */

@@ -11,6 +11,7 @@
 #include "node/config.h"
 #include "node/dispatch.h"
 #include "node/repl.h"
+#include "node/recovery.h"
 #include "node/pool.h"
 
 #define NODE_MAX_LISTENERS (NODE_MAX_LISTEN + 2)
@@ -34,6 +35,7 @@ struct node_server {
 	struct node_pool peer_pool;          /* peer requests: leaves, never wait on a node */
 	struct node_repl repl;               /* routing, peers, catalog (node/repl.h) */
 	int repl_on;
+	struct node_recovery recovery;       /* background recovery/anti-entropy/scrub */
 	struct node_listener lis[NODE_MAX_LISTENERS];
 	unsigned nr_lis;
 	struct node_conn *conns;             /* doubly linked list of open ones */

@@ -133,6 +133,22 @@ int store_obj_put(struct store *st, uint64_t oid, const void *buf, uint64_t len,
 	pthread_mutex_lock(m);
 	uint64_t seq;
 	if (version) {
+		/* never replace a newer copy with an older one: a repair or a
+		 * recovery push can race a client write of the same object */
+		struct meta_txn *t;
+		struct meta_obj cur;
+		int newer = 0;
+		if (meta_txn_begin(st->meta, 0, &t) == 0) {
+			newer = meta_obj_get(t, oid, &cur) == 0 && cur.version > version;
+			meta_txn_abort(t);
+		}
+		if (newer) {
+			pthread_mutex_unlock(m);
+			r = SD_RES_SUCCESS;
+			goto out;
+		}
+	}
+	if (version) {
 		store__seq_raise(st, version);
 		seq = version;
 	} else {

@@ -225,7 +225,10 @@ int store_obj_list(struct store *st, uint64_t from_oid,
  * were reclaimed too); len must be the full object size 2^block_size_shift
  * and buf non-NULL (else SD_RES_INVALID_PARMS; inode oids too: inodes
  * travel as VDI exports). The object becomes exactly buf with this version
- * (0 = next local seq) and its checksum; snapshots' objects are accepted
+ * (0 = next local seq) and its checksum; a non-zero version older than
+ * the copy already here changes nothing (SD_RES_SUCCESS: the newer copy
+ * stays; repairs and recovery pushes can race client writes); snapshots'
+ * objects are accepted
  * (they are written only this way). Atomic (temp file + rename) and durable
  * on SD_RES_SUCCESS. */
 int store_obj_put(struct store *st, uint64_t oid, const void *buf, uint64_t len, uint64_t version);

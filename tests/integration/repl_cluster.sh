@@ -46,10 +46,10 @@ for _ in range(50):
     base = random.randrange(20000, 60000, 8)
     socks = []
     try:
-        for p in range(base, base + 3):
+        for p in range(base, base + 4):
             for t in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
                 s = socket.socket(socket.AF_INET, t); s.bind(("127.0.0.1", p)); socks.append(s)
-        print(" ".join(str(p) for p in range(base, base + 3))); break
+        print(" ".join(str(p) for p in range(base, base + 4))); break
     except OSError:
         pass
     finally:
@@ -57,12 +57,13 @@ for _ in range(50):
 PY
 )
 read -r -a PORT <<<"$PORTS"
-[ "${#PORT[@]}" = 3 ] || { echo "not ok - free ports # none found"; exit 1; }
+[ "${#PORT[@]}" = 4 ] || { echo "not ok - free ports # none found"; exit 1; }
 
 start() {
 	local i=$1; shift
 	"$NODE" --dir "$TMP/d$i" --port "${PORT[$i]}" --listen 127.0.0.1 --no-multicast \
-		--gossip-interval 200 --workers 2 "$@" >> "$TMP/log$i" 2>&1 &
+		--gossip-interval 200 --workers 2 --anti-entropy-interval 2 --scrub-interval 3 \
+		"$@" >> "$TMP/log$i" 2>&1 &
 	PIDS[$i]=$!
 }
 wait_for() {
@@ -86,6 +87,17 @@ st() {
 }
 MB=1048576
 OBJ=4194304
+# objs I: "name sha256" of every data object file node I holds, sorted
+objs() {
+	find "$TMP/d$1" -type f -regextype posix-extended -regex '.*/[0-9a-f]{6}/00[0-9a-f]{14}' \
+		-exec sha256sum {} + 2>/dev/null | awk '{ n = split($2, a, "/"); print a[n], $1 }' | sort
+}
+# converged NODES...: every object on min(3, #nodes) of them, copies identical
+converged() {
+	local want=$(( $# < 3 ? $# : 3 ))
+	for i in "$@"; do objs "$i"; done | sort | uniq -c |
+		awk -v w="$want" '{ c[$2] += $1; v[$2]++ } END { for (k in c) if (c[k] != w || v[k] != 1) exit 1; exit (length(c) ? 0 : 1) }'
+}
 
 start 0
 wait_for 10 node_up 0
@@ -166,6 +178,10 @@ for k in $(cat "$TMP/acked"); do
 	T $victim vdi read v1 $((k * OBJ)) $OBJ | cmp -s - "$TMP/chunk" || bad=$((bad + 1))
 done
 check "reads through the restarted node give the new data, not its stale copies ($bad bad)" [ "$bad" = 0 ]
+check "recovery converges: every object on all 3 nodes, the copies identical" wait_for 60 converged 0 1 2
+rs=$(st $victim "d['recovery']['pulled'] + d['recovery']['verified']")
+check "the restarted node's recovery pulled or verified its copies ($rs)" [ "${rs:-0}" -gt 0 ]
+
 # a small write into object 0 through the restarted node, then a read
 # through another node: old neighbourhood bytes must be the new ones
 printf 'sheepmesh!' > "$TMP/small"
@@ -176,10 +192,39 @@ check "the partial write landed on the newest copy (read through node $other)" \
 	eval 'T $other vdi read v1 0 $OBJ | cmp -s - "$TMP/expect"'
 check "... and through node $gwy" eval 'T $gwy vdi read v1 0 $OBJ | cmp -s - "$TMP/expect"'
 
+# ---- scrub: a copy corrupted on disk is repaired from a replica ----
+f=$(find "$TMP/d$other" -type f -regextype posix-extended -regex '.*/[0-9a-f]{6}/00[0-9a-f]{14}' | head -1)
+good=$(sha256sum < "$f")
+printf 'garbage!garbage!' | dd of="$f" bs=1 seek=$((MB + 7)) conv=notrunc status=none
+check "the corruption changed the file" [ "$(sha256sum < "$f")" != "$good" ]
+check "scrub repairs the corrupt copy from a replica" wait_for 40 eval '[ -f "$f" ] && [ "$(sha256sum < "$f")" = "$good" ]'
+cr=$(st $other "str(d['recovery']['corrupt']) + ' ' + str(d['recovery']['repaired'])")
+check "the node counts one corrupt copy found and repaired ($cr)" eval '[ "${cr% *}" -ge 1 ] && [ "${cr#* }" -ge 1 ]'
+check "the node logged the repair" grep -q "scrub: object .* repaired" "$TMP/log$other"
+
+# ---- a 4th node joins: objects move to it, nothing is left behind ----
+before=$(for i in 0 1 2; do objs $i; done | awk '{print $1}' | sort -u | wc -l)
+start 3 --join "127.0.0.1:${PORT[0]}"
+check "4 nodes agree on one ring" gw 30 ring:same:4 0 1 2 3
+bad=0
+for k in 0 1 2 3 4; do
+	T 3 vdi read v1 $((k * OBJ)) $OBJ > "$TMP/rd" || bad=$((bad + 1))
+done
+check "the VDI reads through the new node while objects move ($bad failed)" [ "$bad" = 0 ]
+check "after the join every object is on exactly 3 of the 4 nodes, copies identical" wait_for 60 converged 0 1 2 3
+n3=$(objs 3 | wc -l)
+after=$(for i in 0 1 2 3; do objs $i; done | awk '{print $1}' | sort -u | wc -l)
+check "the new node holds objects ($n3) and none was lost ($before before, $after after)" \
+	eval '[ "$n3" -gt 0 ] && [ "$after" = "$before" ]'
+check "the data reads back through the new node" eval 'T 3 vdi read v1 0 $OBJ | cmp -s - "$TMP/expect"'
+
 # ---- kill -9 the catalog leader ----
+leader=""
+for i in 0 1 2 3; do [ "$(st $i "d['repl']['leader']")" = True ] && leader=$i; done
+check "exactly one of the 4 nodes says it is the catalog leader" [ -n "$leader" ]
 kill -KILL "${PIDS[$leader]}"; wait "${PIDS[$leader]}" 2>/dev/null; PIDS[$leader]=
-alive=(); for i in 0 1 2; do [ "$i" != "$leader" ] && alive+=("$i"); done
-check "the 2 survivors agree on a ring without the leader" gw 30 ring:same:2 "${alive[@]}"
+alive=(); for i in 0 1 2 3; do [ "$i" != "$leader" ] && alive+=("$i"); done
+check "the 3 survivors agree on a ring without the leader" gw 30 ring:same:3 "${alive[@]}"
 check "a VDI can be created after the leader died (through node ${alive[0]})" T "${alive[0]}" vdi create after 8M
 check "node ${alive[1]} sees it" eval 'T ${alive[1]} vdi list | grep -q after'
 check "the data written before reads back through node ${alive[1]}" \
