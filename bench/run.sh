@@ -33,7 +33,7 @@ trap cleanup EXIT INT TERM
 # a free port: nothing answers on it now
 port=
 for _ in $(seq 50); do
-	p=$((20000 + RANDOM % 40000))
+	p=$((20000 + RANDOM % 12000))
 	if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi
 done
 [ -n "$port" ] || { echo "bench: no free port"; exit 1; }
@@ -63,4 +63,9 @@ for b in "$B"/bench/bench_*; do
 	echo "== $b"
 	timeout 120 "$b" || { echo "bench: $b failed"; rc=1; }
 done
+# the replicated data path (issue 5): several nodes, QEMU's client
+if [ -z "${BENCH_NO_REPL:-}" ]; then
+	echo "== bench/bench_repl.sh $B"
+	timeout 1800 bash "$(dirname "$0")/bench_repl.sh" "$B" || { echo "bench: bench_repl.sh failed"; rc=1; }
+fi
 exit $rc

@@ -10,7 +10,8 @@
 set -euo pipefail
 CACHE=${CACHE:-/var/cache/sheepmesh}
 G=$CACHE/guest
-OUT=$G/out
+# out-N: bump N when the guest changes, so a cached older guest is rebuilt
+OUT=$G/out-2
 if [ -f "$OUT/vmlinuz" ] && [ -f "$OUT/initrd.img" ]; then
 	echo "$OUT"
 	exit 0
@@ -36,8 +37,12 @@ cat >"$G/root/init" <<'EOF'
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
-for m in virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
-	insmod /lib/$m.ko
+# dependencies first (virtio needs virtio_ring in newer kernels); a second
+# round catches whatever a future kernel orders differently
+for round in 1 2; do
+	for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
+		grep -q "^$m " /proc/modules || insmod /lib/$m.ko 2>/dev/null
+	done
 done
 i=0
 while [ ! -b /dev/vda ] && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done

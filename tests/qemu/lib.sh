@@ -266,7 +266,7 @@ sd_start() {
 	for a in "$@"; do [ "$prev" = --unix ] && sock=$a; prev=$a; done
 	mkdir -p "$dir"
 	for attempt in 1 2 3 4 5; do
-		port=${SD_WANT_PORT:-$(( (RANDOM % 25000) + 20000 ))}
+		port=${SD_WANT_PORT:-$(( (RANDOM % 12000) + 20000 ))}
 		if port_open "$port"; then
 			[ -n "${SD_WANT_PORT:-}" ] && sleep 0.5
 			continue

@@ -360,7 +360,7 @@ qio "qemu72-savevm-data" "$(sd vm)" "read -P 0x31 0 1M"
 
 # The guest (qemu-block/guest.sh builds it; not fetched here): its /init
 # prints the md5 of the first MiB and writes 8 MiB of 'G' at 3 MiB.
-GUEST=$CACHE/guest/out
+GUEST=$CACHE/guest/out-2
 if [ ! -f "$GUEST/vmlinuz" ] || [ ! -f "$GUEST/initrd.img" ]; then
 	skip "qemu72-guest" "no guest kernel/initrd in $GUEST (run qemu-block/guest.sh)"
 	finish
