@@ -275,7 +275,17 @@ static int recover_one(struct pass *p, uint64_t oid)
 		}
 		return 0;
 	}
-	/* ours is the newest: bring the others up to it */
+	/* ours is the newest: bring the others up to it. One holder does the
+	 * pushing: the first current replica (in ring order) that has the
+	 * newest copy; if none has it, every old holder pushes (rare: a whole
+	 * new replica set), and the store keeps whichever copy is newest. */
+	int pusher = self < 0;
+	for (int i = 0; i < n; i++) {
+		if (pcs[i].rc == SD_RES_SUCCESS && pcs[i].version == oi.version) {
+			pusher = i == self;
+			break;
+		}
+	}
 	struct repl_got g = { 0 };
 	int confirmed = 0;
 	for (int i = 0; i < n; i++) {
@@ -287,7 +297,7 @@ static int recover_one(struct pass *p, uint64_t oid)
 			confirmed++;
 			continue;
 		}
-		if (pcs[i].rc != SD_RES_SUCCESS && pcs[i].rc != SD_RES_NO_OBJ)
+		if (!pusher || (pcs[i].rc != SD_RES_SUCCESS && pcs[i].rc != SD_RES_NO_OBJ))
 			continue;
 		if (!g.b && node__local_get(p->c, oid, 0, 0, &g) != SD_RES_SUCCESS)
 			break;

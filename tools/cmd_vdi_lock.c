@@ -8,6 +8,13 @@
  * is a table. Locks exist only on nodes started with --enforce-locks;
  * elsewhere LOCK_VDI takes none and RELEASE_VDI is a no-op. RELEASE_VDI
  * answers SUCCESS whether or not a lock was held.
+ *
+ * Which node's table: on replicating nodes (SM_STATUS has a "repl"
+ * section) every LOCK_VDI/RELEASE_VDI is executed by the catalog leader
+ * (node/PEER.md), so the locks that count are the leader's. The node asked
+ * says whether it is the leader ("repl"."leader"); if not, its alive
+ * members (SM_MEMBERS) are asked the same until one says yes, and that
+ * one's table is shown. Without replication each node's own table counts.
  */
 #include "tools/sheeptool.h"
 
@@ -16,6 +23,84 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#define LEADER_TIMEOUT_MS 2000     /* per member asked whether it is the leader */
+
+/* 1 if the node at a replicates and is the catalog leader, 0 if it
+ * replicates and is not, -1 if it does not replicate or cannot tell. */
+static int node_is_leader(struct st_ctx *ctx, const struct sd_addr *a)
+{
+	const char *sec, *v;
+	size_t n, sec_n, vn;
+	char *doc;
+	int ret = -1;
+
+	if (st_status_fetch(ctx, a, SD_OP_SM_STATUS, &doc, &n))
+		return -1;
+	if (st_json_get(doc, n, "repl", &sec, &sec_n) == 0 && sec_n && *sec == '{' &&
+	    st_json_get(sec, sec_n, "leader", &v, &vn) == 0)
+		ret = vn == 4 && !memcmp(v, "true", 4) ? 1 : vn == 5 && !memcmp(v, "false", 5) ? 0 : -1;
+	free(doc);
+	return ret;
+}
+
+/* The catalog leader among the alive members the node asked knows: its
+ * data address into *a and "ID at ADDR" into who. 0, or -1 if none says
+ * it is the leader (no answer, a ring change in progress). */
+static int find_leader(struct st_ctx *ctx, struct sd_addr *a, char *who, size_t cap)
+{
+	const char *members, *m, *id, *data, *state;
+	size_t len, members_n, m_n, id_n, data_n, state_n, pos = 0;
+	char *doc, addr[128];
+	int found = -1;
+
+	if (st_status_fetch(ctx, &ctx->addr, SD_OP_SM_MEMBERS, &doc, &len))
+		return -1;
+	if (st_json_get(doc, len, "members", &members, &members_n) || *members != '[') {
+		free(doc);
+		return -1;
+	}
+	while (found < 0 && st_json_array_next(members, members_n, &pos, &m, &m_n) == 1) {
+		if (st_json_get(m, m_n, "id", &id, &id_n) || st_json_get(m, m_n, "data", &data, &data_n) ||
+		    st_json_get(m, m_n, "state", &state, &state_n) || state_n != 5 ||
+		    memcmp(state, "alive", 5) || data_n == 0 || data_n >= sizeof(addr))
+			continue;
+		memcpy(addr, data, data_n);
+		addr[data_n] = 0;
+		if (sd_addr_parse(a, addr))
+			continue;
+		a->timeout_ms = LEADER_TIMEOUT_MS;
+		if (node_is_leader(ctx, a) == 1) {
+			snprintf(who, cap, "%.*s at %s", (int)(id_n < 64 ? id_n : 64), id, addr);
+			a->timeout_ms = ctx->addr.timeout_ms;
+			found = 0;
+		}
+	}
+	free(doc);
+	return found;
+}
+
+/* The address whose lock table counts (see the top of the file) into *a;
+ * who gets "" (the node asked) or "the catalog leader ID at ADDR". A
+ * replicating non-leader whose leader cannot be found: its own table, with
+ * a warning on stderr. */
+static void locks_node(struct st_ctx *ctx, struct sd_addr *a, char *who, size_t cap)
+{
+	char leader[200];
+
+	*a = ctx->addr;
+	*who = 0;
+	if (node_is_leader(ctx, &ctx->addr) != 0)
+		return;
+	if (find_leader(ctx, a, leader, sizeof(leader)) == 0) {
+		snprintf(who, cap, "the catalog leader %s", leader);
+		return;
+	}
+	*a = ctx->addr;
+	fprintf(stderr, "sheeptool: warning: node %s replicates but no alive member says it is "
+		"the catalog leader (a ring change?): showing the node's own lock table, which "
+		"may be out of date\n", st_addr_str(ctx));
+}
 
 /* One lock object of the SM_LOCKS document printed as a table row; -1 if
  * a field is missing or has the wrong type (the whole answer is then
@@ -65,10 +150,12 @@ int cmd_vdi_lock_list(struct st_ctx *ctx)
 {
 	const char *locks, *el, *en;
 	size_t len, locks_n, pos = 0, el_n, en_n, rows = 0;
-	char *doc, line[4096];
+	char *doc, line[4096], who[300];
+	struct sd_addr a;
 	int ret, enforced;
 
-	ret = st_status_fetch(ctx, &ctx->addr, SD_OP_SM_LOCKS, &doc, &len);
+	locks_node(ctx, &a, who, sizeof(who));
+	ret = st_status_fetch(ctx, &a, SD_OP_SM_LOCKS, &doc, &len);
 	if (ret == -EBADMSG)
 		return st_error(ST_EXIT_ERROR, "vdi lock list: node %s sent a malformed lock document: "
 				"check that it runs sheepnode of this version", st_addr_str(ctx));
@@ -102,6 +189,9 @@ int cmd_vdi_lock_list(struct st_ctx *ctx)
 		if (len && doc[len - 1] != '\n')
 			putchar('\n');
 	} else {
+		if (*who)
+			printf("locks held by %s (node %s replicates: the leader takes them)\n", who,
+			       st_addr_str(ctx));
 		printf("%-6s  %-24s %-12s %-7s %7s  %s\n", "VID", "NAME", "SNAPSHOT", "TYPE", "HOLDERS",
 		       "TAKEN");
 		pos = 0;
@@ -109,8 +199,8 @@ int cmd_vdi_lock_list(struct st_ctx *ctx)
 		       lock_row(el, el_n, line, sizeof(line)) == 0)
 			fputs(line, stdout);
 		if (!enforced)
-			printf("(node %s runs without --enforce-locks: LOCK_VDI takes no locks there%s)\n",
-			       st_addr_str(ctx), rows ? "; these were taken by an earlier run" : "");
+			printf("(%s runs without --enforce-locks: LOCK_VDI takes no locks there%s)\n",
+			       *who ? "the leader" : "the node", rows ? "; these were taken by an earlier run" : "");
 		else if (!rows)
 			printf("(no locks held)\n");
 	}
@@ -124,11 +214,13 @@ static int lock_holders(struct st_ctx *ctx, uint32_t vid, uint64_t *holders, int
 {
 	const char *locks, *el, *en;
 	size_t len, locks_n, pos = 0, el_n, en_n;
-	char *doc;
+	char *doc, who[300];
+	struct sd_addr a;
 	uint64_t v;
 	int ret, found = 0;
 
-	if (st_status_fetch(ctx, &ctx->addr, SD_OP_SM_LOCKS, &doc, &len))
+	locks_node(ctx, &a, who, sizeof(who));
+	if (st_status_fetch(ctx, &a, SD_OP_SM_LOCKS, &doc, &len))
 		return -1;
 	if (st_json_get(doc, len, "enforce_locks", &en, &en_n) ||
 	    st_json_get(doc, len, "locks", &locks, &locks_n) || *locks != '[') {

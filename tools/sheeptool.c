@@ -59,8 +59,10 @@ static const struct st_cmd st_cmds[] = {
 	{ "vdi", "lock list", cmd_vdi_lock_list, "", "list the VDI locks the node holds (SM_LOCKS)",
 	  "One line per lock: vid, VDI name, snapshot (id and tag, '-' for a working\n"
 	  "VDI), type (normal or shared), holders and when it was taken. Locks exist\n"
-	  "only on nodes started with --enforce-locks. Exit code 5: the node does not\n"
-	  "serve SM_LOCKS (an older sheepnode). --json prints the node's document.",
+	  "only on nodes started with --enforce-locks. On replicating nodes the\n"
+	  "catalog leader takes all locks: its table is shown, whichever node is\n"
+	  "asked. Exit code 5: the node does not serve SM_LOCKS (an older\n"
+	  "sheepnode). --json prints the node's (or leader's) document.",
 	  ST_OPT_CONN | ST_OPT_JSON, 0, 0 },
 	{ "vdi", "lock unlock", cmd_vdi_lock_unlock, "NAME", "release the lock on a VDI (RELEASE_VDI)",
 	  "Locks exist only on nodes started with --enforce-locks; a lock outlives\n"
