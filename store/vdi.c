@@ -343,6 +343,20 @@ int store_new_vdi(struct store *st, const struct store_vdi_req *req, struct stor
 		r = meta_vdi_put(t, &old);
 		if (r)
 			goto err_io;
+		/* the lock holder goes on writing the new working vid (QEMU
+		 * releases that one), so its lock moves there with it */
+		struct meta_lock l;
+		r = meta_lock_get(t, old.vid, &l);
+		if (r == 0) {
+			l.vid = nv.vid;
+			r = meta_lock_put(t, &l);
+			if (!r)
+				r = meta_lock_del(t, old.vid);
+		} else if (r == -ENOENT) {
+			r = 0;
+		}
+		if (r)
+			goto err_io;
 	}
 	/* mver before index_record's seq: the "seq" it raises covers both */
 	nv.mver = store__next_seq(st);

@@ -594,6 +594,18 @@ static void test_cluster_default_and_locks(void **state)
 	assert_int_equal(store_get_vdi_info(ts->st, &r, &rsp), SD_RES_SUCCESS);
 	assert_int_equal(rsp.copies, 2);
 	assert_int_equal(rsp.block_size_shift, 23);
+	/* a snapshot of a locked VDI moves the lock to the new working vid,
+	 * the one its holder goes on writing and will release */
+	uint32_t v2, w2;
+	assert_int_equal(tnew(ts->st, "lk3", GiB, 0, 0, 0, &v2), SD_RES_SUCCESS);
+	treq(&r, "lk3", NULL, 0);
+	assert_int_equal(store_lock_vdi(ts->st, &r, &rsp), SD_RES_SUCCESS);
+	assert_int_equal(tnew(ts->st, "lk3", GiB, v2, 1, 0, &w2), SD_RES_SUCCESS);
+	assert_int_not_equal(w2, v2);
+	assert_int_equal(store_lock_vdi(ts->st, &r, &rsp), SD_RES_VDI_LOCKED);
+	assert_int_equal(store_release_vdi(ts->st, w2, 0), SD_RES_SUCCESS);
+	assert_int_equal(store_lock_vdi(ts->st, &r, &rsp), SD_RES_SUCCESS);
+	assert_int_equal(rsp.vid, w2);
 }
 
 static int list_cb(void *ctx, const struct store_vdi_info *v)
