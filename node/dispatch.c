@@ -203,26 +203,20 @@ static int run_status(struct node_req *r)
 		n += (size_t)snprintf(doc + n, cap - n, ",\"disk_total\":%llu,\"disk_avail\":%llu",
 				      (unsigned long long)fs.f_blocks * fs.f_frsize,
 				      (unsigned long long)fs.f_bavail * fs.f_frsize);
-	if (n < cap && c->gossip) {
-		n += (size_t)snprintf(doc + n, cap - n, ",\"gossip\":");
-		int k = n < cap ? node_gossip_status_json(c->gossip, doc + n, cap - n) : -1;
-		n = k < 0 ? cap : n + (size_t)k;
-	}
-	if (n < cap && c->gossip) {
-		n += (size_t)snprintf(doc + n, cap - n, ",\"ring\":");
-		int k = n < cap ? node_gossip_ring_json(c->gossip, doc + n, cap - n) : -1;
-		n = k < 0 ? cap : n + (size_t)k;
-	}
-	if (n < cap && c->recovery) {
-		n += (size_t)snprintf(doc + n, cap - n, ",\"recovery\":");
-		int k = n < cap ? node_recovery_status_json(c->recovery, doc + n, cap - n) : -1;
-		n = k < 0 ? cap : n + (size_t)k;
-	}
-	if (n < cap && c->repl) {
-		n += (size_t)snprintf(doc + n, cap - n, ",\"repl\":");
-		int k = n < cap ? node_repl_status_json(c->repl, doc + n, cap - n) : -1;
-		n = k < 0 ? cap : n + (size_t)k;
-	}
+	/* one sub-object per module that is present: ,"name":{...} */
+#define STATUS_SECTION(name, fn, obj)                                                  \
+	do {                                                                           \
+		if (n < cap && (obj)) {                                                \
+			n += (size_t)snprintf(doc + n, cap - n, ",\"" name "\":");         \
+			int k = n < cap ? fn((obj), doc + n, cap - n) : -1;              \
+			n = k < 0 ? cap : n + (size_t)k;                                 \
+		}                                                                      \
+	} while (0)
+	STATUS_SECTION("gossip", node_gossip_status_json, c->gossip);
+	STATUS_SECTION("ring", node_gossip_ring_json, c->gossip);
+	STATUS_SECTION("recovery", node_recovery_status_json, c->recovery);
+	STATUS_SECTION("repl", node_repl_status_json, c->repl);
+#undef STATUS_SECTION
 	if (n < cap)
 		n += (size_t)snprintf(doc + n, cap - n, "}\n");
 	if (n >= cap) {
