@@ -1,6 +1,7 @@
 /* dispatch.c: see dispatch.h. Wire rules from spec §1.2, §2, §3, §5-§6, §11. */
 #include "node/dispatch.h"
 #include "node/dispatch_locks.h"
+#include "node/dispatch_objects.h"
 #include "node/config.h"
 #include "node/gossip.h"
 #include "node/repl.h"
@@ -30,7 +31,8 @@ int node_dispatch_check(const struct node_ctx *ctx, const struct sd_req *h,
 	 * INVALID_PARMS like any opcode we do not serve (§10) */
 	if (h->proto_ver > SD_PROTO_VER_MAX && (h->opcode < 0x80 || h->opcode == SD_OP_SM_STATUS ||
 						       h->opcode == SD_OP_SM_MEMBERS || h->opcode == SD_OP_SM_RING ||
-						       h->opcode == SD_OP_SM_LOCKS)) {
+						       h->opcode == SD_OP_SM_LOCKS ||
+						       node_dispatch_objects_op(h->opcode))) {
 		*why = NODE_BAD_VERSION;
 		return SD_RES_VER_MISMATCH;
 	}
@@ -116,6 +118,9 @@ int node_dispatch_check(const struct node_ctx *ctx, const struct sd_req *h,
 			return SD_RES_INVALID_PARMS;
 		}
 		return 0;
+	case SD_OP_SM_OBJECTS:
+	case SD_OP_SM_RECOVER:
+		return node_dispatch_objects_check(ctx, h, why);
 	default:
 		/* REMOVE_OBJ, DISCARD_OBJ, daemon opcodes >= 0x80: not served (§3.1, §10) */
 		*why = NODE_BAD_OPCODE;
@@ -345,6 +350,10 @@ int node__dispatch_local(struct node_req *r, struct store_vdi_rsp *vrsp, int *vd
 		break;
 	case SD_OP_SM_LOCKS:
 		res = node_dispatch_locks_run(r);
+		break;
+	case SD_OP_SM_OBJECTS:
+	case SD_OP_SM_RECOVER:
+		res = node_dispatch_objects_run(r);
 		break;
 	default:
 		res = SD_RES_INVALID_PARMS;   /* node_dispatch_check keeps these out */

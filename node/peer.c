@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -46,7 +47,13 @@ int peer_pool_init(struct peer_pool *p, unsigned timeout_ms)
 {
 	memset(p, 0, sizeof(*p));
 	p->timeout_ms = timeout_ms;
-	return pthread_mutex_init(&p->mu, NULL) ? -ENOMEM : 0;
+	if (peer_keys_init(&p->keys) < 0)
+		return -ENOMEM;
+	if (pthread_mutex_init(&p->mu, NULL)) {
+		peer_keys_fini(&p->keys);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 void peer_pool_fini(struct peer_pool *p)
@@ -55,6 +62,7 @@ void peer_pool_fini(struct peer_pool *p)
 		sd_client_close(p->idle[i].c);
 	p->nr_idle = 0;
 	pthread_mutex_destroy(&p->mu);
+	peer_keys_fini(&p->keys);
 }
 
 static int addr_eq(const struct swim_addr *a, const struct swim_addr *b)
@@ -139,9 +147,27 @@ int peer_call_send(struct peer_pool *p, struct peer_call *pc, const struct peer_
 		   const void *data, uint32_t len)
 {
 	uint8_t hdr[SD_REQ_SIZE + PEER_PREFIX_LEN];
+	uint8_t *sealed = NULL;
+	size_t slen = 0;
 	int rc = 0;
 
-	pc->req.data_length = PEER_PREFIX_LEN + len;
+	if (peer_keys_sealed(&p->keys)) {
+		/* one copy of the data: the price of encrypting without
+		 * touching the caller's buffer. The AD leaves id out, so the
+		 * sealed bytes survive a retry on a fresh connection */
+		pc->req.flags |= PEER_FLAG_SEALED;
+		sealed = malloc(PEER_SEAL_REQ_OVERHEAD + PEER_PREFIX_LEN + (size_t)len);
+		if (!sealed) {
+			pc->rc = -ENOMEM;
+			return pc->rc;
+		}
+		uint8_t pre_b[PEER_PREFIX_LEN];
+		peer_prefix_encode(pre_b, pre);
+		slen = peer_seal_req(&p->keys, &pc->req, peer_seal_now_ms(), pre_b, data, len, sealed, pc->nonce);
+		pc->req.data_length = (uint32_t)slen;
+	} else {
+		pc->req.data_length = PEER_PREFIX_LEN + len;
+	}
 	for (int attempt = 0; attempt < 2; attempt++) {
 		int pooled = 0;
 
@@ -151,19 +177,53 @@ int peer_call_send(struct peer_pool *p, struct peer_call *pc, const struct peer_
 			break;
 		pc->req.id = sd_client_next_id(pc->c);
 		sd_req_encode(hdr, &pc->req);
-		peer_prefix_encode(hdr + SD_REQ_SIZE, pre);
-		rc = sd_client_send_raw(pc->c, hdr, sizeof(hdr));
-		if (rc == 0 && len)
-			rc = sd_client_send_raw(pc->c, data, len);
-		if (rc == 0)
+		if (sealed) {
+			rc = sd_client_send_raw(pc->c, hdr, SD_REQ_SIZE);
+			if (rc == 0)
+				rc = sd_client_send_raw(pc->c, sealed, slen);
+		} else {
+			peer_prefix_encode(hdr + SD_REQ_SIZE, pre);
+			rc = sd_client_send_raw(pc->c, hdr, sizeof(hdr));
+			if (rc == 0 && len)
+				rc = sd_client_send_raw(pc->c, data, len);
+		}
+		if (rc == 0) {
+			free(sealed);
 			return 0;
+		}
 		sd_client_close(pc->c);
 		pc->c = NULL;
 		if (!pooled)
 			break;
 	}
+	free(sealed);
 	pc->rc = rc < 0 ? rc : -EIO;
 	return pc->rc;
+}
+
+/* A SUCCESS reply to a sealed request: [nonce][ciphertext into rbuf][tag],
+ * opened in place; rsp.data_length becomes the plaintext's. -EBADMSG if it
+ * does not open (wrong key, forged, or a keyless peer answered). */
+static int recv_sealed(struct peer_pool *p, struct peer_call *pc)
+{
+	uint8_t nonce[PEER_SEAL_NONCE_LEN], tag[PEER_SEAL_TAG_LEN];
+	uint32_t n = pc->rsp.data_length;
+
+	if (!(pc->rsp.flags & PEER_FLAG_SEALED) || n < PEER_SEAL_RSP_OVERHEAD ||
+	    n - PEER_SEAL_RSP_OVERHEAD > pc->rcap)
+		return -EBADMSG;
+	n -= PEER_SEAL_RSP_OVERHEAD;
+	int rc = sd_client_recv_raw(pc->c, nonce, sizeof(nonce));
+	if (rc == 0 && n)
+		rc = sd_client_recv_raw(pc->c, pc->rbuf, n);
+	if (rc == 0)
+		rc = sd_client_recv_raw(pc->c, tag, sizeof(tag));
+	if (rc < 0)
+		return rc;
+	if (peer_open_rsp(&p->keys, pc->nonce, pc->rsp.result, pc->rsp.flags, nonce, pc->rbuf, n, tag) < 0)
+		return -EBADMSG;
+	pc->rsp.data_length = n;
+	return 0;
 }
 
 int peer_call_finish(struct peer_pool *p, struct peer_call *pc)
@@ -175,11 +235,11 @@ int peer_call_finish(struct peer_pool *p, struct peer_call *pc)
 	rc = sd_client_recv_header(pc->c, &pc->rsp);
 	if (rc == 0 && pc->rsp.id != pc->req.id)
 		rc = -EPROTO;
-	if (rc == 0 && pc->rsp.data_length > pc->rcap) {
-		/* more than we asked for: the stream is not ours to trust */
-		rc = -EPROTO;
-	}
-	if (rc == 0 && pc->rsp.data_length)
+	if (rc == 0 && (pc->req.flags & PEER_FLAG_SEALED) && pc->rsp.result == SD_RES_SUCCESS)
+		rc = recv_sealed(p, pc);
+	else if (rc == 0 && pc->rsp.data_length > pc->rcap)
+		rc = -EPROTO;   /* more than we asked for: the stream is not ours to trust */
+	else if (rc == 0 && pc->rsp.data_length)
 		rc = sd_client_recv_payload(pc->c, pc->rbuf, pc->rsp.data_length);
 	if (rc == 0) {
 		pool_give(p, &pc->to, pc->c);

@@ -632,12 +632,12 @@ int node_repl_status_json(struct node_repl *rp, char *buf, size_t cap)
 			 ",\"push_failed\":%" PRIuFAST64 ",\"stale_refused\":%" PRIuFAST64
 			 ",\"stale_retries\":%" PRIuFAST64 ",\"read_fallbacks\":%" PRIuFAST64
 			 ",\"read_newest\":%" PRIuFAST64 ",\"repairs\":%" PRIuFAST64 ",\"reconciles\":%" PRIuFAST64
-			 ",\"ring_waits\":%" PRIuFAST64 "}",
+			 ",\"ring_waits\":%" PRIuFAST64 ",\"auth_failed\":%" PRIuFAST64 "}",
 			 v ? v->nr : 0, v && v->self >= 0 && (uint32_t)v->self == v->leader ? "true" : "false",
 			 atomic_load(&rp->fwd), atomic_load(&rp->pushes), atomic_load(&rp->push_failed),
 			 atomic_load(&rp->stale_refused), atomic_load(&rp->stale_retries),
 			 atomic_load(&rp->read_fallbacks), atomic_load(&rp->read_newest), atomic_load(&rp->repairs),
-			 atomic_load(&rp->reconciles), atomic_load(&rp->waits));
+			 atomic_load(&rp->reconciles), atomic_load(&rp->waits), atomic_load(&rp->auth_failed));
 	node_view_put(v);
 	return n < 0 || (size_t)n >= cap ? -1 : n;
 }

@@ -57,6 +57,9 @@ struct node_repl {
 	/* counters (SM_STATUS) */
 	atomic_uint_fast64_t fwd, pushes, push_failed, stale_refused, stale_retries,
 			     read_fallbacks, read_newest, repairs, waits, reconciles;
+	/* peer requests refused unopened: wrong/no key, mode mismatch, too old
+	 * or new, replayed (node/peer.h PEER_SEAL_E_*) */
+	atomic_uint_fast64_t auth_failed;
 };
 
 int node_repl_init(struct node_repl *rp, unsigned retry_ms);

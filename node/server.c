@@ -7,11 +7,13 @@
  */
 #include "node/server_int.h"
 #include "node/gossip.h"
+#include "node/node_id.h"
 #include "store/store.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -212,6 +214,40 @@ static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	node__server_maybe_stop(srv);
 }
 
+/* The peer protocol is sealed with the same keys as gossip (--key-file,
+ * first = primary), wiped by node_repl_fini -> peer_pool_fini. */
+static int load_peer_keys(struct node_server *srv)
+{
+	const struct node_config *cfg = srv->cfg;
+	struct peer_keys *k = &srv->repl.peers.keys;
+	char err[600];
+
+	if (!cfg->nr_key_files)
+		return 0;
+	if (peer_keys_set_name(k, cfg->cluster_name) < 0) {
+		log_err(srv_log(srv), "peer sealing: --cluster-name '%s' must be 1..%d bytes",
+			cfg->cluster_name ? cfg->cluster_name : "", PEER_SEAL_NAME_MAX);
+		return -1;
+	}
+	for (unsigned i = 0; i < cfg->nr_key_files; i++) {
+		uint8_t key[NODE_KEY_LEN];
+		if (node_key_load(cfg->key_files[i], key, err, sizeof(err)) < 0) {
+			log_err(srv_log(srv), "%s", err);
+			return -1;
+		}
+		int rc = peer_keys_add(k, key, i == 0);
+		sodium_memzero(key, sizeof(key));
+		if (rc < 0) {
+			log_err(srv_log(srv), "--key-file %s: %s", cfg->key_files[i],
+				rc == -EEXIST ? "same key as an earlier --key-file" :
+				rc == -ENOSPC ? "too many keys" : "out of memory for the replay cache");
+			return -1;
+		}
+	}
+	log_info(srv_log(srv), "peer protocol: sealed with XChaCha20-Poly1305, %u key(s)", k->n_keys);
+	return 0;
+}
+
 int node_server_init(struct node_server *srv, struct ev_loop *loop,
 		     const struct node_config *cfg, struct store *store, struct node_log *log)
 {
@@ -251,6 +287,8 @@ int node_server_init(struct node_server *srv, struct ev_loop *loop,
 		goto fail;
 	}
 	srv->repl_on = 1;
+	if (load_peer_keys(srv) < 0)
+		goto fail;
 	node_repl_start(&srv->repl, store_last_version(store));
 	srv->ctx.repl = &srv->repl;
 	node_gossip_set_views(srv->gossip, &srv->repl.views);

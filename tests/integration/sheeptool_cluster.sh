@@ -157,10 +157,11 @@ SELF0=$(tr -d '\n' < "$TMP/d0/node-id")
 
 # Does this sheepnode replicate (SM_STATUS has a "repl" section)? Health
 # and the replication line depend on it: without replication a cluster with
-# every member alive is "ok"; with it, "unknown" (no object check yet).
+# every member alive is "ok"; with it, "ok" too when the object check
+# (cluster check's) finds every object with its copies.
 st 0 node info --json
 if js "'repl' in d"; then
-	REPL=1; HEALTHY=unknown; REPL_TEXT="on ("; REPL_JS="d['replication'] is True and d['replication_nodes'] >= 1"
+	REPL=1; HEALTHY=ok; REPL_TEXT="on ("; REPL_JS="d['replication'] is True and d['replication_nodes'] >= 1"
 else
 	REPL=0; HEALTHY=ok; REPL_TEXT="not yet"; REPL_JS="d['replication'] is False and d['replication_nodes'] is None"
 fi

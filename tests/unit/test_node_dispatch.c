@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "node/dispatch.h"
+#include "node/dispatch_objects.h"
 #include "node/peer.h"
 
 static struct node_ctx ctx = { .max_request = 1u << 25, .max_peer_request = (1u << 25) + 65536 };
@@ -67,8 +68,41 @@ static void test_sm_locks(void **state)
 	/* daemon opcodes follow §2.6: a newer proto_ver is refused */
 	assert_int_equal(check(3, SD_OP_SM_LOCKS, 0, 4096, &why), SD_RES_VER_MISMATCH);
 	assert_int_equal(why, NODE_BAD_VERSION);
+}
+
+/* SM_OBJECTS: read-only, a reply buffer from SM_OBJECTS_MIN_REPLY to
+ * max_request; SM_RECOVER: no payload either way */
+static void test_sm_objects_recover(void **state)
+{
+	(void)state;
+	enum node_bad_reason why;
+	assert_int_equal(check(0, SD_OP_SM_OBJECTS, 0, SM_OBJECTS_MIN_REPLY, &why), 0);
+	assert_int_equal(check(2, SD_OP_SM_OBJECTS, 0, 1u << 25, &why), 0);
+	assert_int_equal(check(0, SD_OP_SM_OBJECTS, 0, SM_OBJECTS_MIN_REPLY - 1, &why), SD_RES_INVALID_PARMS);
+	assert_int_equal(why, NODE_BAD_LENGTH);
+	assert_int_equal(check(0, SD_OP_SM_OBJECTS, 0, 0, &why), SD_RES_INVALID_PARMS);
+	assert_int_equal(why, NODE_BAD_LENGTH);
+	assert_int_equal(check(0, SD_OP_SM_OBJECTS, 0, (1u << 25) + 1, &why), SD_RES_INVALID_PARMS);
+	assert_int_equal(why, NODE_BAD_OVERSIZE_READ);
+	assert_int_equal(check(0, SD_OP_SM_OBJECTS, SD_FLAG_CMD_WRITE, 8192, &why), SD_RES_INVALID_PARMS);
+	assert_int_equal(why, NODE_BAD_FLAGS);
+	assert_int_equal(check(0, SD_OP_SM_OBJECTS, SD_FLAG_CMD_WRITE, (1u << 25) + 1, &why),
+			 NODE_CHECK_CLOSE);
+	assert_int_equal(check(3, SD_OP_SM_OBJECTS, 0, 8192, &why), SD_RES_VER_MISMATCH);
+	assert_int_equal(why, NODE_BAD_VERSION);
+
+	assert_int_equal(check(0, SD_OP_SM_RECOVER, 0, 0, &why), 0);
+	assert_int_equal(check(2, SD_OP_SM_RECOVER, 0, 0, &why), 0);
+	assert_int_equal(check(0, SD_OP_SM_RECOVER, 0, 4096, &why), SD_RES_INVALID_PARMS);
+	assert_int_equal(why, NODE_BAD_LENGTH);
+	assert_int_equal(check(0, SD_OP_SM_RECOVER, SD_FLAG_CMD_WRITE, 0, &why), SD_RES_INVALID_PARMS);
+	assert_int_equal(why, NODE_BAD_FLAGS);
+	assert_int_equal(check(0, SD_OP_SM_RECOVER, SD_FLAG_CMD_WRITE, 16, &why), SD_RES_INVALID_PARMS);
+	assert_int_equal(why, NODE_BAD_FLAGS);
+	assert_int_equal(check(3, SD_OP_SM_RECOVER, 0, 0, &why), SD_RES_VER_MISMATCH);
+	assert_int_equal(why, NODE_BAD_VERSION);
 	/* the neighbour opcode is still not served */
-	assert_int_equal(check(0, SD_OP_SM_LOCKS + 1, 0, 0, &why), SD_RES_INVALID_PARMS);
+	assert_int_equal(check(0, SD_OP_SM_RECOVER + 1, 0, 0, &why), SD_RES_INVALID_PARMS);
 	assert_int_equal(why, NODE_BAD_OPCODE);
 }
 
@@ -167,6 +201,7 @@ int main(void)
 		cmocka_unit_test(test_lengths_and_flags),
 		cmocka_unit_test(test_oversize),
 		cmocka_unit_test(test_sm_locks),
+		cmocka_unit_test(test_sm_objects_recover),
 		cmocka_unit_test(test_peer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
