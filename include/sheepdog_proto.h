@@ -41,6 +41,8 @@
 #define SD_OP_SM_MEMBERS            0xE1   /* sheepmesh: membership as JSON (node/gossip.h) */
 #define SD_OP_SM_RING               0xE2   /* sheepmesh: the node's epoch, epoch_encode() bytes */
 #define SD_OP_SM_LOCKS              0xE3   /* sheepmesh: the node's VDI locks as JSON (doc/sheeptool.md) */
+#define SD_OP_SM_OBJECTS            0xE4   /* sheepmesh: the node's object index from obj.oid, JSON pages (node/dispatch_objects.h) */
+#define SD_OP_SM_RECOVER            0xE5   /* sheepmesh: start a recovery/anti-entropy pass now (node/dispatch_objects.h) */
 
 /* §3.2 request flags */
 #define SD_FLAG_CMD_WRITE       0x0001
@@ -393,6 +395,8 @@ static inline const char *sd_opcode_name(uint8_t op)
 	case SD_OP_SM_MEMBERS: return "SM_MEMBERS";
 	case SD_OP_SM_RING: return "SM_RING";
 	case SD_OP_SM_LOCKS: return "SM_LOCKS";
+	case SD_OP_SM_OBJECTS: return "SM_OBJECTS";
+	case SD_OP_SM_RECOVER: return "SM_RECOVER";
 	default: return NULL;
 	}
 }
