@@ -51,6 +51,8 @@ struct sd_client;
 #define PEER_STAT_LEN          52
 #define PEER_STAT_UNVERIFIED   0x1
 #define PEER_STAT_CSUM_VALID   0x2
+#define PEER_STAT_HASHED       0x4    /* checksum field = BLAKE2b of the bytes now */
+#define PEER_STAT_WANT_HASH    0x1    /* request prefix arg: hash the copy (scrub) */
 
 /* Internal results: never sent to clients (dispatch maps them to EIO). */
 #define SD_RES_SM_RING_STALE   0x90   /* different ring: refresh and retry */

@@ -108,7 +108,7 @@ static void prefix_of(struct peer_prefix *pre, const struct node_view *v, uint64
 	pre->arg = arg;
 }
 
-static void stat_peer(struct pass *p, uint32_t idx, uint64_t oid, struct peer_copy *out)
+static void stat_peer(struct pass *p, uint32_t idx, uint64_t oid, struct peer_copy *out, uint32_t arg)
 {
 	struct peer_call pc;
 	struct peer_prefix pre;
@@ -118,7 +118,7 @@ static void stat_peer(struct pass *p, uint32_t idx, uint64_t oid, struct peer_co
 	peer_call_init(&pc, &p->v->m[idx].data, SD_OP_PEER_STAT_OBJ, oid, 0, (uint32_t)p->v->scalar);
 	pc.rbuf = buf;
 	pc.rcap = sizeof(buf);
-	prefix_of(&pre, p->v, 0, 0);
+	prefix_of(&pre, p->v, 0, arg);
 	out->rc = peer_call(&p->c->repl->peers, &pc, &pre, NULL, 0);
 	if (out->rc == SD_RES_SUCCESS && pc.rsp.data_length != PEER_STAT_LEN)
 		out->rc = -EPROTO;
@@ -176,8 +176,29 @@ static int read_peer(struct pass *p, uint32_t idx, uint64_t oid, uint8_t **out, 
 	return SD_RES_SUCCESS;
 }
 
+/* Replace our copy with the one at node idx if its bytes hash to want
+ * (and it has our version). 1 on success. */
+static int fetch_good(struct pass *p, uint32_t idx, uint64_t oid, uint64_t version, const uint8_t *want)
+{
+	uint8_t *b, h[32];
+	uint32_t len;
+	uint64_t ver;
+
+	if (read_peer(p, idx, oid, &b, &len, &ver) != SD_RES_SUCCESS)
+		return 0;
+	crypto_generichash(h, sizeof(h), b, len, NULL, 0);
+	int good = !memcmp(h, want, sizeof(h)) && ver == version &&
+		   store_obj_put(p->c->store, oid, b, len, ver) == SD_RES_SUCCESS;
+	throttle(p, len);
+	free(b);
+	return good;
+}
+
 /* Scrub our copy: 1 if it was corrupt and got repaired, 0 if fine or not
- * checkable, <0 if corrupt and not repaired. */
+ * decidable, <0 if corrupt and not repaired. With a recorded checksum the
+ * bytes must hash to it; without one (last written partially) the copies
+ * of the same version vote: ours is corrupt when every other replica's
+ * bytes agree with each other and not with ours. */
 static int scrub_one(struct pass *p, uint64_t oid, const struct store_obj_info *oi, const uint32_t *idx,
 		     int n, const struct peer_copy *pcs)
 {
@@ -185,31 +206,53 @@ static int scrub_one(struct pass *p, uint64_t oid, const struct store_obj_info *
 	struct repl_got g;
 	uint8_t h[32];
 
-	if (!oi->csum_valid || node__local_get(p->c, oid, 0, 0, &g) != SD_RES_SUCCESS)
+	if (node__local_get(p->c, oid, 0, 0, &g) != SD_RES_SUCCESS)
 		return 0;
 	crypto_generichash(h, sizeof(h), g.b, g.len, NULL, 0);
 	free(g.b);
 	atomic_fetch_add(&rc->scrubbed, 1);
 	throttle(p, g.len);
-	if (!memcmp(h, oi->csum, sizeof(h)))
+	const uint8_t *want = oi->csum;
+	struct peer_copy hc;
+	uint8_t other[32];
+	if (!oi->csum_valid) {
+		int agree = 0, differ = 0, split = 0;
+		for (int i = 0; i < n; i++) {
+			if (node_view_is_self(p->v, idx[i]) || pcs[i].rc != SD_RES_SUCCESS ||
+			    pcs[i].version != oi->version)
+				continue;
+			stat_peer(p, idx[i], oid, &hc, PEER_STAT_WANT_HASH);
+			if (hc.rc != SD_RES_SUCCESS || !(hc.flags & PEER_STAT_HASHED) || hc.version != oi->version)
+				continue;
+			if (!memcmp(hc.csum, h, 32)) {
+				agree++;
+			} else if (!differ++) {
+				memcpy(other, hc.csum, 32);
+			} else if (memcmp(hc.csum, other, 32)) {
+				split = 1;
+			}
+		}
+		if (!differ)
+			return 0;
+		if (agree || split) {
+			node_log(p->c->log, NODE_LOG_WARN, "scrub: copies of object %016" PRIx64 " differ and "
+				 "no checksum decides (%d agree with ours, %d differ)", oid, agree, differ);
+			return 0;
+		}
+		want = other;   /* every other copy agrees: ours is the odd one */
+	} else if (!memcmp(h, oi->csum, sizeof(h))) {
 		return 0;
+	}
 	atomic_fetch_add(&rc->corrupt, 1);
-	node_log(p->c->log, NODE_LOG_ERR, "scrub: object %016" PRIx64 " does not match its checksum: "
-		 "repairing from a replica", oid);
+	node_log(p->c->log, NODE_LOG_ERR, "scrub: object %016" PRIx64 " %s: repairing from a replica", oid,
+		 oi->csum_valid ? "does not match its checksum" : "differs from every other copy");
+	/* a copy of the same version whose bytes hash to what we want is the
+	 * good one, whatever that replica recorded */
 	for (int i = 0; i < n; i++) {
-		uint8_t *b;
-		uint32_t len;
-		uint64_t ver;
 		if (node_view_is_self(p->v, idx[i]) || pcs[i].rc != SD_RES_SUCCESS ||
-		    pcs[i].version != oi->version || memcmp(pcs[i].csum, oi->csum, 32))
+		    pcs[i].version != oi->version)
 			continue;
-		if (read_peer(p, idx[i], oid, &b, &len, &ver) != SD_RES_SUCCESS)
-			continue;
-		crypto_generichash(h, sizeof(h), b, len, NULL, 0);
-		int good = !memcmp(h, oi->csum, sizeof(h)) && ver == oi->version &&
-			   store_obj_put(p->c->store, oid, b, len, ver) == SD_RES_SUCCESS;
-		free(b);
-		if (good) {
+		if (fetch_good(p, idx[i], oid, oi->version, want)) {
 			atomic_fetch_add(&rc->repaired, 1);
 			node_log(p->c->log, NODE_LOG_INFO, "scrub: object %016" PRIx64 " repaired", oid);
 			return 1;
@@ -245,7 +288,7 @@ static int recover_one(struct pass *p, uint64_t oid)
 			pcs[i].version = oi.version;
 			continue;
 		}
-		stat_peer(p, idx[i], oid, &pcs[i]);
+		stat_peer(p, idx[i], oid, &pcs[i], 0);
 		if (pcs[i].rc == SD_RES_SM_RING_STALE)
 			return -EAGAIN;
 		if (pcs[i].rc == SD_RES_SUCCESS && pcs[i].version > maxv) {

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,21 +110,31 @@ static int serve_read(struct node_req *r, uint64_t oid, uint64_t off, uint32_t l
 	return SD_RES_SUCCESS;
 }
 
-static int serve_stat(struct node_req *r, uint64_t oid)
+static int serve_stat(struct node_req *r, uint64_t oid, uint32_t arg)
 {
 	struct store_obj_info oi;
 	int rc = store_obj_stat(r->ctx->store, oid, &oi);
 
 	if (rc != SD_RES_SUCCESS)
 		return rc;
+	if (arg & PEER_STAT_WANT_HASH) {
+		/* scrub of a copy without a recorded checksum: hash what is here */
+		struct repl_got g;
+		rc = node__local_get(r->ctx, oid, 0, 0, &g);
+		if (rc != SD_RES_SUCCESS)
+			return rc;
+		crypto_generichash(oi.csum, sizeof(oi.csum), g.b, g.len, NULL, 0);
+		free(g.b);
+	}
 	uint8_t *out = calloc(1, PEER_STAT_LEN);
 	if (!out)
 		return SD_RES_NO_MEM;
 	uint32_t flags = (node_repl_unverified(r->ctx->repl, oid, oi.version) ? PEER_STAT_UNVERIFIED : 0) |
-			 (oi.csum_valid ? PEER_STAT_CSUM_VALID : 0);
+			 (oi.csum_valid ? PEER_STAT_CSUM_VALID : 0) |
+			 (arg & PEER_STAT_WANT_HASH ? PEER_STAT_HASHED : 0);
 	sd_put64(out, oi.version);
 	sd_put64(out + 8, oi.size);
-	if (oi.csum_valid)
+	if (oi.csum_valid || (arg & PEER_STAT_WANT_HASH))
 		memcpy(out + 16, oi.csum, 32);
 	sd_put32(out + 48, flags);
 	r->out = out;
@@ -206,7 +217,7 @@ static int serve_opened(struct node_req *r, const uint8_t *in, uint32_t in_len)
 		res = node__catalog_serve_forward(r, v, data, len);
 		break;
 	case SD_OP_PEER_STAT_OBJ:
-		res = serve_stat(r, oid);
+		res = serve_stat(r, oid, pre.arg);
 		break;
 	default:
 		res = SD_RES_INVALID_PARMS;

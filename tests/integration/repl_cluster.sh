@@ -221,6 +221,19 @@ check "the node counts one corrupt copy found and repaired ($cr)" eval '[ "${cr%
 [ "${cr#* }" -ge 1 ] 2>/dev/null || { echo "# corrupted: $f"; grep -h "scrub\|recovery:" "$TMP/log$other" | tail -6 | sed 's/^/# /'; }
 check "the node logged the repair" grep -q "scrub: object .* repaired" "$TMP/log$other"
 
+# ---- scrub without a recorded checksum: object 0 of v1 was last written
+# partially, so the copies vote; a corrupted one is the odd one out ----
+f=$(find "$TMP/d$other" -type f -path '*/709129/0070912900000000' | head -1)
+if [ -n "$f" ]; then
+	good=$(sha256sum < "$f")
+	printf 'garbage!' | dd of="$f" bs=1 seek=$((2 * MB)) conv=notrunc status=none
+	check "scrub repairs a corrupt copy of a partially written object (the copies vote)" \
+		wait_for 40 eval '[ -f "$f" ] && [ "$(sha256sum < "$f")" = "$good" ]'
+	check "... and logged it" grep -q "differs from every other copy" "$TMP/log$other"
+else
+	nok "object 0 of v1 is on node $other" "no file */709129/0070912900000000 under $TMP/d$other"
+fi
+
 # ---- a 4th node joins: objects move to it, nothing is left behind ----
 before=$(for i in 0 1 2; do objs $i; done | awk '{print $1}' | sort -u | wc -l)
 start 3 --join "127.0.0.1:${PORT[0]}"
