@@ -39,6 +39,7 @@ const char *peer_opcode_name(uint8_t op)
 	case SD_OP_PEER_VDI_LIST: return "PEER_VDI_LIST";
 	case SD_OP_PEER_FORWARD: return "PEER_FORWARD";
 	case SD_OP_PEER_STAT_OBJ: return "PEER_STAT_OBJ";
+	case SD_OP_PEER_SUMMARY: return "PEER_SUMMARY";
 	default: return NULL;
 	}
 }

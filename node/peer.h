@@ -44,7 +44,18 @@ struct sd_client;
 #define SD_OP_PEER_FORWARD     0xA7   /* a client request (header + payload) for the leader */
 #define SD_OP_PEER_STAT_OBJ    0xA8   /* version, size, flags of our copy (recovery, anti-entropy) */
 #define SD_OP_PEER_FIRST       SD_OP_PEER_WRITE_OBJ
-#define SD_OP_PEER_LAST        SD_OP_PEER_STAT_OBJ
+#define SD_OP_PEER_SUMMARY     0xA9   /* anti-entropy: per-bucket digests of what two nodes share */
+#define SD_OP_PEER_LAST        SD_OP_PEER_SUMMARY
+
+/* PEER_SUMMARY: the prefix arg is the requester's node index in the ring
+ * both have (digests must match); the reply is PEER_SUMMARY_BUCKETS
+ * digests of PEER_SUMMARY_DIGEST bytes: bucket b is the XOR of
+ * BLAKE2b-128(oid LE64 || version LE64) over the responder's objects whose
+ * key hash has top byte b and whose replicas include both nodes. Equal
+ * digests: the two hold the same (oid, version) set in that bucket. */
+#define PEER_SUMMARY_BUCKETS   256
+#define PEER_SUMMARY_DIGEST    16
+#define PEER_SUMMARY_LEN       (PEER_SUMMARY_BUCKETS * PEER_SUMMARY_DIGEST)
 
 /* PEER_STAT_OBJ reply: version LE64, size LE64, checksum 32 (zero if not
  * valid), flags LE32 (PEER_STAT_*). */

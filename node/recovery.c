@@ -26,6 +26,7 @@ struct pass {
 	size_t nvc, capvc;
 	int scrub;
 	uint64_t budget_start_ms, budget_bytes;
+	uint8_t *diff;          /* [node index][bucket]: summaries differ; NULL = all differ */
 };
 
 static void sleep_ms(unsigned ms)
@@ -86,12 +87,86 @@ static int collect_vdi(void *ctx, const struct store_vdi_info *vi)
 	return 0;
 }
 
+static int vc_find(const struct vcopies *vc, size_t n, uint32_t vid)
+{
+	size_t lo = 0, hi = n;     /* store_list_vdis gives vid order */
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (vc[mid].vid < vid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && vc[lo].vid == vid ? (vc[lo].copies ? vc[lo].copies : 3) : -1;
+}
+
 static int copies_of(const struct pass *p, uint32_t vid)
 {
-	for (size_t i = 0; i < p->nvc; i++)      /* vid order, but few VDIs: linear is fine */
-		if (p->vc[i].vid == vid)
-			return p->vc[i].copies ? p->vc[i].copies : 3;
-	return -1;
+	return vc_find(p->vc, p->nvc, vid);
+}
+
+/* ---- summaries (anti-entropy without a request per object) ---- */
+
+struct summ {
+	struct node_view *v;
+	struct vcopies *vc;
+	size_t nvc;
+	uint32_t only;          /* a node index, or UINT32_MAX for every node */
+	uint8_t *out;           /* v->nr * PEER_SUMMARY_LEN, or one summary if only is set */
+};
+
+static int summ_cb(void *ctx, const struct store_obj_info *o)
+{
+	struct summ *s = ctx;
+	uint32_t idx[RING_MAX_COPIES];
+	uint8_t kv[16], h[PEER_SUMMARY_DIGEST];
+
+	if (!(sd_oid_is_data(o->oid) || sd_oid_is_vmstate(o->oid)))
+		return 0;
+	int copies = vc_find(s->vc, s->nvc, sd_oid_vid(o->oid));
+	if (copies < 0)
+		return 0;
+	int n = node_view_locate(s->v, o->oid, (unsigned)copies, idx), self = 0;
+	for (int i = 0; i < n; i++)
+		self |= node_view_is_self(s->v, idx[i]);
+	if (!self)
+		return 0;
+	sd_put64(kv, o->oid);
+	sd_put64(kv + 8, o->version);
+	crypto_generichash(h, sizeof(h), kv, sizeof(kv), NULL, 0);
+	unsigned b = (unsigned)(ring_oid_hash(o->oid) >> 56);
+	for (int i = 0; i < n; i++) {
+		if (node_view_is_self(s->v, idx[i]) || (s->only != UINT32_MAX && idx[i] != s->only))
+			continue;
+		uint8_t *d = s->out + (s->only == UINT32_MAX ? (size_t)idx[i] * PEER_SUMMARY_LEN : 0) +
+			     (size_t)b * PEER_SUMMARY_DIGEST;
+		for (int k = 0; k < PEER_SUMMARY_DIGEST; k++)
+			d[k] ^= h[k];
+	}
+	return 0;
+}
+
+static int summarize(struct node_ctx *c, struct node_view *v, struct vcopies *vc, size_t nvc, uint32_t only,
+		     uint8_t *out)
+{
+	struct summ s = { .v = v, .vc = vc, .nvc = nvc, .only = only, .out = out };
+
+	memset(out, 0, only == UINT32_MAX ? (size_t)v->nr * PEER_SUMMARY_LEN : PEER_SUMMARY_LEN);
+	return store_obj_list(c->store, 0, summ_cb, &s) < 0 ? SD_RES_EIO : SD_RES_SUCCESS;
+}
+
+int node__summary(struct node_ctx *c, struct node_view *v, uint32_t peer, uint8_t *out)
+{
+	struct pass p = { .c = c };
+
+	if (store_list_vdis(c->store, collect_vdi, &p) < 0) {
+		free(p.vc);
+		return SD_RES_EIO;
+	}
+	int rc = summarize(c, v, p.vc, p.nvc, peer, out);
+	free(p.vc);
+	return rc;
 }
 
 struct peer_copy {
@@ -369,6 +444,29 @@ static int recover_one(struct pass *p, uint64_t oid)
 	return 0;
 }
 
+/* A replicated object whose bucket matches on every other replica: our
+ * (oid, version) is what they hold, so ours is current. */
+static int in_sync(struct pass *p, uint64_t oid)
+{
+	uint32_t idx[RING_MAX_COPIES];
+	int copies = copies_of(p, sd_oid_vid(oid)), self = 0;
+
+	if (!p->diff || copies < 0)
+		return 0;
+	int n = node_view_locate(p->v, oid, (unsigned)copies, idx);
+	unsigned b = (unsigned)(ring_oid_hash(oid) >> 56);
+	for (int i = 0; i < n; i++) {
+		if (node_view_is_self(p->v, idx[i]))
+			self = 1;
+		else if (p->diff[(size_t)idx[i] * PEER_SUMMARY_BUCKETS + b])
+			return 0;
+	}
+	if (!self)
+		return 0;       /* not ours any more: hand it over */
+	node_repl_verified(p->c->repl, oid);
+	return 1;
+}
+
 static void run_pass(struct node_recovery *rc, struct node_view *v, int scrub)
 {
 	struct node_ctx *c = rc->ctx;
@@ -380,6 +478,33 @@ static void run_pass(struct node_recovery *rc, struct node_view *v, int scrub)
 		node_log(c->log, NODE_LOG_ERR, "recovery: cannot list the local objects");
 		goto out;
 	}
+	/* which buckets differ with which peer: objects in buckets that match
+	 * on every replica are in sync and need no request of their own */
+	p.diff = calloc((size_t)v->nr, PEER_SUMMARY_BUCKETS);
+	uint8_t *mine = malloc((size_t)v->nr * PEER_SUMMARY_LEN), *theirs = malloc(PEER_SUMMARY_LEN);
+	if (!p.diff || !mine || !theirs ||
+	    (v->self >= 0 && summarize(c, v, p.vc, p.nvc, UINT32_MAX, mine) != SD_RES_SUCCESS)) {
+		free(p.diff);
+		p.diff = NULL;          /* every object on its own, as if all differed */
+	}
+	for (uint32_t r = 0; p.diff && v->self >= 0 && r < v->nr; r++) {
+		if (node_view_is_self(v, r))
+			continue;
+		struct peer_call pc;
+		struct peer_prefix pre;
+		peer_call_init(&pc, &v->m[r].data, SD_OP_PEER_SUMMARY, 0, 0, (uint32_t)v->scalar);
+		pc.rbuf = theirs;
+		pc.rcap = PEER_SUMMARY_LEN;
+		prefix_of(&pre, v, 0, (uint32_t)v->self);
+		int ok = peer_call(&c->repl->peers, &pc, &pre, NULL, 0) == SD_RES_SUCCESS &&
+			 pc.rsp.data_length == PEER_SUMMARY_LEN;
+		for (unsigned b = 0; b < PEER_SUMMARY_BUCKETS; b++)
+			p.diff[(size_t)r * PEER_SUMMARY_BUCKETS + b] =
+				!ok || memcmp(mine + (size_t)r * PEER_SUMMARY_LEN + (size_t)b * PEER_SUMMARY_DIGEST,
+					      theirs + (size_t)b * PEER_SUMMARY_DIGEST, PEER_SUMMARY_DIGEST) != 0;
+	}
+	free(mine);
+	free(theirs);
 	atomic_store(&rc->ring_epoch, v->scalar);
 	atomic_store(&rc->total, p.n);
 	atomic_store(&rc->done, 0);
@@ -399,8 +524,11 @@ static void run_pass(struct node_recovery *rc, struct node_view *v, int scrub)
 		pthread_mutex_unlock(&c->repl->views.mu);
 		if (moved_on)
 			break;      /* a newer ring: the next pass starts over */
-		if (recover_one(&p, p.oids[i]) == -EAGAIN)
+		if (!scrub && in_sync(&p, p.oids[i])) {
+			atomic_fetch_add(&rc->in_sync, 1);
+		} else if (recover_one(&p, p.oids[i]) == -EAGAIN) {
 			break;
+		}
 		atomic_store(&rc->done, i + 1);
 	}
 	atomic_store(&rc->running, 0);
@@ -418,6 +546,7 @@ static void run_pass(struct node_recovery *rc, struct node_view *v, int scrub)
 out:
 	free(p.oids);
 	free(p.vc);
+	free(p.diff);
 }
 
 static void *recovery_main(void *arg)
@@ -520,13 +649,14 @@ int node_recovery_status_json(struct node_recovery *rc, char *buf, size_t cap)
 			 ",\"objects_done\":%" PRIu64 ",\"objects_left\":%" PRIu64 ",\"objects_per_s\":%.1f"
 			 ",\"bytes_moved\":%" PRIuFAST64 ",\"pushed\":%" PRIuFAST64 ",\"pulled\":%" PRIuFAST64
 			 ",\"removed\":%" PRIuFAST64 ",\"verified\":%" PRIuFAST64 ",\"scrubbed\":%" PRIuFAST64
-			 ",\"corrupt\":%" PRIuFAST64 ",\"repaired\":%" PRIuFAST64 ",\"passes\":%" PRIuFAST64
+			 ",\"corrupt\":%" PRIuFAST64 ",\"repaired\":%" PRIuFAST64 ",\"in_sync\":%" PRIuFAST64 ",\"passes\":%" PRIuFAST64
 			 ",\"anti_entropy_interval_s\":%u,\"scrub_interval_s\":%u,\"rate_mb\":%u}",
 			 running ? "true" : "false", atomic_load(&rc->ring_epoch), total, done,
 			 running && total > done ? total - done : 0, el > 0 ? done / el : 0.0,
 			 atomic_load(&rc->bytes), atomic_load(&rc->pushed), atomic_load(&rc->pulled),
 			 atomic_load(&rc->removed), atomic_load(&rc->verified), atomic_load(&rc->scrubbed),
-			 atomic_load(&rc->corrupt), atomic_load(&rc->repaired), atomic_load(&rc->passes),
+			 atomic_load(&rc->corrupt), atomic_load(&rc->repaired), atomic_load(&rc->in_sync),
+			 atomic_load(&rc->passes),
 			 rc->ae_interval_s, rc->scrub_interval_s, rc->rate_mb);
 	return n < 0 || (size_t)n >= cap ? -1 : n;
 }

@@ -12,6 +12,10 @@
  *   - marks our copy verified (node_repl_verified) once it is the newest;
  *   - removes our copy when we are no longer a replica and every replica
  *     confirmed a copy at least as new as ours.
+ * Before that, the pass trades one summary per peer (PEER_SUMMARY: 256
+ * bucket digests of the (oid, version) pairs the two nodes should share):
+ * objects whose bucket matches on every replica are current and skipped,
+ * so a pass over a cluster in sync costs one request per peer.
  * A pass starts when the ring changes and every --anti-entropy-interval
  * seconds; a scrub (re-read, BLAKE2b against the stored checksum, repair
  * from a replica with a matching checksum) runs with a pass every
@@ -39,7 +43,7 @@ struct node_recovery {
 	/* progress of the running (or last) pass; any thread reads them */
 	atomic_int running;
 	atomic_uint_fast64_t ring_epoch, total, done, bytes, pushed, pulled, removed, verified,
-			     scrubbed, corrupt, repaired, skipped, passes, started_ms, ended_ms;
+			     scrubbed, corrupt, repaired, skipped, in_sync, passes, started_ms, ended_ms;
 };
 
 int node_recovery_start(struct node_recovery *rc, struct node_ctx *ctx, unsigned ae_interval_s,

@@ -29,6 +29,10 @@ void node__repl_observe(struct node_repl *rp, uint64_t version);
 /* repl_serve.c: 1 if our copy of oid exists and may be stale. */
 int node__copy_unverified(struct node_ctx *c, uint64_t oid);
 
+/* recovery.c: the PEER_SUMMARY digests (node/peer.h) of the objects this
+ * node holds whose replicas under v include node index peer. SD_RES_*. */
+int node__summary(struct node_ctx *c, struct node_view *v, uint32_t peer, uint8_t *out);
+
 /* catalog.c */
 int node__catalog_has(struct node_ctx *c, uint32_t vid);
 /* Hand node index `target` of v the catalog record of vid (fetched from the

@@ -142,6 +142,23 @@ static int serve_stat(struct node_req *r, uint64_t oid, uint32_t arg)
 	return SD_RES_SUCCESS;
 }
 
+static int serve_summary(struct node_req *r, struct node_view *v, uint32_t peer)
+{
+	if (!v || peer >= v->nr || v->self < 0 || peer == (uint32_t)v->self)
+		return SD_RES_INVALID_PARMS;
+	uint8_t *out = malloc(PEER_SUMMARY_LEN);
+	if (!out)
+		return SD_RES_NO_MEM;
+	int rc = node__summary(r->ctx, v, peer, out);
+	if (rc != SD_RES_SUCCESS) {
+		free(out);
+		return rc;
+	}
+	r->out = out;
+	r->out_len = PEER_SUMMARY_LEN;
+	return SD_RES_SUCCESS;
+}
+
 /* The request once opened: in[in_len] = prefix || data. */
 static int serve_opened(struct node_req *r, const uint8_t *in, uint32_t in_len)
 {
@@ -215,6 +232,9 @@ static int serve_opened(struct node_req *r, const uint8_t *in, uint32_t in_len)
 		break;
 	case SD_OP_PEER_FORWARD:
 		res = node__catalog_serve_forward(r, v, data, len);
+		break;
+	case SD_OP_PEER_SUMMARY:
+		res = serve_summary(r, v, pre.arg);
 		break;
 	case SD_OP_PEER_STAT_OBJ:
 		res = serve_stat(r, oid, pre.arg);
