@@ -15,78 +15,10 @@
 #     survivors list the same VDIs
 #   - bad peer requests (no prefix, wrong ring) are refused, the node lives
 # TAP-style lines. Env: SHEEPNODE, SHEEPTOOL (tests/run.sh sets both).
-set -u
-NODE=${SHEEPNODE:-build/release/sheepnode}
-TOOL=${SHEEPTOOL:-$(dirname "$NODE")/sheeptool}
-TMP=$(mktemp -d /tmp/repl_cluster.XXXXXX)
-declare -a PIDS=()
-cleanup() {
-	for p in "${PIDS[@]}"; do
-		[ -n "$p" ] && kill -KILL "$p" 2>/dev/null && wait "$p" 2>/dev/null
-	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; [ $# -gt 1 ] && echo "# $2"; return 0; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else nok "$name"; fi; }
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-
-for b in "$NODE" "$TOOL"; do
-	if [ ! -x "$b" ]; then echo "not ok - binaries built # $b missing"; exit 1; fi
-done
-PY=/usr/bin/python3; [ -x "$PY" ] || PY=$(command -v python3)
-[ -n "$PY" ] || { echo "ok - replication # SKIP python3 missing"; exit 0; }
-
-PORTS=$("$PY" - <<'PY'
-import socket, random
-# below 32768, the kernel's ephemeral range: an outgoing connection must
-# not take a port a node of the test binds minutes later
-for _ in range(50):
-    base = random.randrange(20000, 32700, 8)
-    socks = []
-    try:
-        for p in range(base, base + 4):
-            for t in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-                s = socket.socket(socket.AF_INET, t); s.bind(("127.0.0.1", p)); socks.append(s)
-        print(" ".join(str(p) for p in range(base, base + 4))); break
-    except OSError:
-        pass
-    finally:
-        for s in socks: s.close()
-PY
-)
-read -r -a PORT <<<"$PORTS"
-[ "${#PORT[@]}" = 4 ] || { echo "not ok - free ports # none found"; exit 1; }
-
-start() {
-	local i=$1; shift
-	"$NODE" --dir "$TMP/d$i" --port "${PORT[$i]}" --listen 127.0.0.1 --no-multicast \
-		--gossip-interval 200 --workers 2 --anti-entropy-interval 2 --scrub-interval 3 \
-		"$@" >> "$TMP/log$i" 2>&1 &
-	PIDS[$i]=$!
-}
-wait_for() {
-	local end=$(( $(now_ms) + $1 * 1000 )); shift
-	while [ "$(now_ms)" -lt "$end" ]; do "$@" && return 0; sleep 0.1; done
-	return 1
-}
-node_up() { timeout 5 "$TOOL" node info -p "${PORT[$1]}" >/dev/null 2>&1; }
-GW="$(dirname "$0")/gossip_wait.py"
-eps() { for n in "$@"; do echo "tcp:127.0.0.1:${PORT[$n]}"; done; }
-gw() {
-	local t=$1 c=$2; shift 2
-	GW_OUT=$("$PY" "$GW" "$t" "$c" $(eps "$@")) && return 0
-	echo "# $c not reached: $GW_OUT" | tr '\n' ' '; echo; return 1
-}
-T() { local i=$1; shift; timeout 60 "$TOOL" "$@" -p "${PORT[$i]}"; }
-# st I EXPR: a field of node I's SM_STATUS document (d)
-st() {
-	T "$1" node info --json > "$TMP/s$1" 2>/dev/null || { echo "noanswer"; return; }
-	"$PY" -c "import json; d=json.load(open('$TMP/s$1')); print($2)"
-}
+CL_NAME=repl_cluster CL_NODES=4
+CL_ARGS=(--anti-entropy-interval 2 --scrub-interval 3)
+# shellcheck source=tests/integration/lib_cluster.sh
+. "$(dirname "$0")/lib_cluster.sh"
 MB=1048576
 OBJ=4194304
 # objs I: "name sha256" of every data object file node I holds, sorted
