@@ -25,6 +25,13 @@
  * (their PEER_STAT_OBJ reads only the index). No payload either way, and
  * data_length must be 0 (no WRITE flag). SYSTEM_ERROR when the node runs
  * no recovery thread (not replicating).
+ *
+ * Cost: both check each listed object's file with a one-byte read, so an
+ * SM_OBJECTS page costs one open per entry and SM_RECOVER one per local
+ * object (a node with millions of objects answers it in seconds, in a
+ * worker thread). A record dropped while a recovery put installs the same
+ * object (file re-checked just before, but not under the store's lock)
+ * only costs one more push.
  */
 #ifndef NODE_DISPATCH_OBJECTS_H
 #define NODE_DISPATCH_OBJECTS_H

@@ -6,12 +6,14 @@
  * Health says only what is known. Without replication (no "repl" section)
  * each VDI lives only on the node that serves it, so "all replicas
  * present" means "every member that holds data is reachable": ok when no
- * member is suspect or dead, degraded otherwise. With replication, a
- * suspect or dead member still means degraded (its copies are missing),
- * but all members alive does not prove every object has its copies: that
- * is what a `cluster check` would verify object by object; until it exists
- * the answer is "unknown" rather than a guess.
+ * member is suspect or dead, degraded otherwise. With replication, health
+ * is the verdict of the same object-by-object check as `cluster check`
+ * (st_check_quick, cmd_check.c): "ok" only when no object is short of
+ * good copies, "degraded: N objects short of copies" otherwise, "unknown"
+ * when the check itself failed. Its cost grows with the number of objects
+ * (every member lists its index).
  */
+#include "tools/check_view.h"
 #include "tools/json_out.h"
 #include "tools/sheeptool.h"
 #include "tools/units.h"
@@ -29,6 +31,9 @@ struct cluster_view {
 	uint64_t epoch, placed;
 	uint64_t total, alive, suspect, dead, left;
 	uint8_t copies, policy, shift;
+	int checked;                        /* the object check ran */
+	struct ck_summary sum;              /* its counts */
+	char check_err[200];                /* why it did not, with replication */
 };
 
 /* The section key of doc as an object span, or -1. */
@@ -66,16 +71,24 @@ static const char *health_text(const struct cluster_view *v, char *buf, size_t c
 		snprintf(buf, cap, "membership unknown (the node runs without gossip)");
 		return "unknown";
 	}
+	if (v->has_repl && v->checked && v->sum.degraded) {
+		snprintf(buf, cap, "%llu objects short of copies (of %llu); see 'sheeptool cluster check'",
+			 (unsigned long long)v->sum.degraded, (unsigned long long)v->sum.objects);
+		return "degraded";
+	}
 	if (v->has_repl && (v->suspect || v->dead)) {
 		snprintf(buf, cap, "%llu member(s) suspect or dead: the copies they hold are missing "
 			 "until they return or recovery replaces them",
 			 (unsigned long long)(v->suspect + v->dead));
 		return "degraded";
 	}
+	if (v->has_repl && v->checked) {
+		snprintf(buf, cap, "every object has all its copies (%llu objects checked on %llu alive "
+			 "member(s))", (unsigned long long)v->sum.objects, (unsigned long long)v->alive);
+		return "ok";
+	}
 	if (v->has_repl) {
-		snprintf(buf, cap, "all %llu known member(s) alive or left; whether every object has "
-			 "all its copies is not checked (no 'cluster check' yet)",
-			 (unsigned long long)v->total);
+		snprintf(buf, cap, "%s", v->check_err);
 		return "unknown";
 	}
 	if (v->suspect || v->dead) {
@@ -135,6 +148,13 @@ static void print_json(const struct st_ctx *ctx, const struct cluster_view *v, c
 		json_out_null(&j, "replication_nodes");
 	json_out_str(&j, "health", health);
 	json_out_str(&j, "health_detail", detail);
+	if (v->checked) {
+		json_out_u64(&j, "objects_checked", v->sum.objects);
+		json_out_u64(&j, "objects_degraded", v->sum.degraded);
+	} else {
+		json_out_null(&j, "objects_checked");
+		json_out_null(&j, "objects_degraded");
+	}
 	json_out_close(&j);
 	json_out_end(&j);
 }
@@ -203,6 +223,10 @@ int cmd_cluster_info(struct st_ctx *ctx)
 			       st_addr_str(ctx));
 	}
 	view_parse(&v, doc, len);
+	if (v.has_repl && v.has_nodes)
+		v.checked = st_check_quick(ctx, &v.sum, v.check_err, sizeof(v.check_err)) == 0;
+	else if (v.has_repl)
+		snprintf(v.check_err, sizeof(v.check_err), "membership unknown: the object check needs it");
 	health = health_text(&v, detail, sizeof(detail));
 	if (ctx->json)
 		print_json(ctx, &v, health, detail);

@@ -136,3 +136,9 @@ int json_out_end(struct json_out *j)
 		return -1;
 	return j->overflow || j->depth ? -1 : 0;
 }
+
+void json_out_raw(struct json_out *j, const char *key, const char *text, size_t n)
+{
+	if (!member(j, key))
+		fwrite(text, 1, n, j->f);
+}

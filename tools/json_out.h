@@ -36,6 +36,9 @@ void json_out_strn(struct json_out *j, const char *key, const char *s, size_t n)
 void json_out_u64(struct json_out *j, const char *key, uint64_t v);
 void json_out_bool(struct json_out *j, const char *key, int v);
 void json_out_null(struct json_out *j, const char *key);
+/* text[0..n) as the value, unchanged: the caller has checked it is one
+ * JSON value (e.g. a section of a node's document). */
+void json_out_raw(struct json_out *j, const char *key, const char *text, size_t n);
 /* Newline after the top-level value. 0, or -1 if unbalanced/overflowed or
  * the stream had a write error. */
 int json_out_end(struct json_out *j);

@@ -80,14 +80,41 @@ static const struct st_cmd st_cmds[] = {
 	  "directory. '-': not known (not alive, no answer, older sheepnode).\n"
 	  "--json prints the node's SM_MEMBERS document as is.",
 	  ST_OPT_CONN | ST_OPT_JSON, 0, 0 },
+	{ "node", "recovery", cmd_node_recovery, "", "show the recovery/anti-entropy/scrub status",
+	  "From the node's SM_STATUS \"recovery\" section (or every alive member's with\n"
+	  "--all): running or idle, ring epoch of the pass, objects done and left,\n"
+	  "rate, bytes moved, copies pushed, pulled and removed, objects verified\n"
+	  "and found in sync by summary, scrubbed, found corrupt and repaired,\n"
+	  "passes, and the configured intervals and rate limit. A node that does not replicate has no recovery section:\n"
+	  "shown as 'off'. Exit code 4 if a node asked did not answer.",
+	  ST_OPT_CONN | ST_OPT_JSON | ST_OPT_ALL, 0, 0 },
 	{ "cluster", "info", cmd_cluster_info, "", "show ring version, default copies, nodes, health",
 	  "From the node asked: its ring epoch and digest, the cluster's default\n"
 	  "copies (GET_CLUSTER_DEFAULT), member counts by state, whether it\n"
 	  "replicates, and health: ok, degraded or unknown, with the reason. Without\n"
 	  "replication each VDI lives only on the node that serves it: health is ok\n"
 	  "when no member is suspect or dead. With it, a suspect or dead member\n"
-	  "means degraded; otherwise unknown (no object-by-object check yet).",
+	  "means degraded; otherwise health is the verdict of the object check of\n"
+	  "'cluster check': ok only when it is clean, else \"degraded: N objects\n"
+	  "short of copies\" (unknown if the check could not run).",
 	  ST_OPT_CONN | ST_OPT_JSON, 0, 0 },
+	{ "cluster", "check", cmd_cluster_check, "",
+	  "check that every object has its copies (--repair: fix)",
+	  "Asks every alive member for its object index (SM_OBJECTS) and reads the\n"
+	  "VDI catalog (copies, objects each index references), computes each\n"
+	  "object's replicas from the ring of the node asked (as `ring --locate`)\n"
+	  "with its VDI's copies (or the cluster default), and reports per object:\n"
+	  "copies missing (no copy, file gone from disk, node not alive or not\n"
+	  "answering), stale (older version than the newest), checksum mismatches,\n"
+	  "and extra copies on nodes that are not replicas (normal right after a\n"
+	  "ring change, until recovery removes them); 'no copy left' when no node\n"
+	  "has the object any more. Last line: objects, ok, degraded, extra,\n"
+	  "orphan (no VDI owns them). Exit code 0: no object degraded (extra\n"
+	  "copies allowed); 6: some object degraded.\n"
+	  "--repair asks every alive node for a recovery pass now (SM_RECOVER),\n"
+	  "waits for the passes and checks again, until clean or --timeout seconds\n"
+	  "(default 60) have passed; a progress line on a terminal, quiet otherwise.",
+	  ST_OPT_CONN | ST_OPT_JSON | ST_OPT_REPAIR, 0, 0 },
 	{ NULL, "ring", cmd_ring, "", "show the ring: version, members, vnodes, shares",
 	  "Asks the node for its epoch (SM_RING) and membership (SM_MEMBERS) and\n"
 	  "computes the ring locally, as every node does. --locate prints the\n"
@@ -119,6 +146,8 @@ static const struct st_optdef st_optdefs[] = {
 	{ ST_OPT_FORCE, 'f', "force", NULL, "overwrite FILE if it exists" },
 	{ ST_OPT_LOCATE, 0, "locate", "OID|VDI:INDEX", "replica nodes of an object" },
 	{ ST_OPT_SVG, 0, "svg", "FILE", "draw the ring into FILE (SVG)" },
+	{ ST_OPT_REPAIR, 0, "repair", NULL, "start recovery on every node, wait until clean" },
+	{ ST_OPT_ALL, 0, "all", NULL, "every alive member, not only the node asked" },
 };
 #define ST_NR_OPTS (sizeof(st_optdefs) / sizeof(st_optdefs[0]))
 
@@ -378,7 +407,7 @@ static void print_main_help(FILE *f)
 	      "      --version            print the version and exit\n"
 	      "  -h, --help               show this help (also after any command)\n"
 	      "\nexit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 node unavailable,\n"
-	      "5 not supported by the node\n"
+	      "5 not supported by the node, 6 cluster check found degraded objects\n"
 	      "See doc/sheeptool.md for the --json formats.\n", f);
 }
 
@@ -452,7 +481,7 @@ static int cmd_help(int argc, char **argv)
 
 struct st_args {
 	unsigned seen;              /* ST_OPT_* bits given */
-	const char *seen_name[8];   /* first spelling per bit, for messages */
+	const char *seen_name[16];  /* first spelling per bit, for messages */
 	int help, version;
 	const char *host, *port, *unix_path, *timeout, *copies;
 };
@@ -528,6 +557,8 @@ static int parse_opt(struct st_ctx *ctx, struct st_args *a, int argc, char **arg
 	case ST_OPT_FORCE: ctx->force = 1; break;
 	case ST_OPT_LOCATE: ctx->locate = val; break;
 	case ST_OPT_SVG: ctx->svg = val; break;
+	case ST_OPT_REPAIR: ctx->repair = 1; break;
+	case ST_OPT_ALL: ctx->all = 1; break;
 	}
 	return 0;
 }

@@ -22,6 +22,7 @@ enum {
 	ST_EXIT_NOT_FOUND = 3,   /* no such VDI, snapshot or tag */
 	ST_EXIT_UNAVAILABLE = 4, /* cannot reach the node, or it is not serving */
 	ST_EXIT_UNSUPPORTED = 5, /* the node does not serve this (older sheepnode) */
+	ST_EXIT_DEGRADED = 6,    /* cluster check: some object is short of good copies */
 };
 
 /* Options; each command declares which it accepts. */
@@ -34,6 +35,8 @@ enum {
 	ST_OPT_FORCE = 1 << 5,     /* -f, --force */
 	ST_OPT_LOCATE = 1 << 6,    /* --locate OID|VDI:INDEX (ring) */
 	ST_OPT_SVG = 1 << 7,       /* --svg FILE (ring) */
+	ST_OPT_REPAIR = 1 << 8,    /* --repair (cluster check) */
+	ST_OPT_ALL = 1 << 9,       /* --all (node recovery) */
 };
 
 struct st_ctx;
@@ -56,6 +59,7 @@ struct st_ctx {
 	char **argv;               /* positional arguments after the command */
 	int argc;
 	int json, force;
+	int repair, all;           /* --repair, --all */
 	unsigned copies;           /* 0: not given (cluster default) */
 	const char *snapshot;      /* --snapshot value or NULL */
 	const char *tag;           /* --tag value or NULL */
@@ -108,6 +112,14 @@ int cmd_ring(struct st_ctx *ctx);
 int cmd_cluster_info(struct st_ctx *ctx);
 int cmd_vdi_lock_list(struct st_ctx *ctx);
 int cmd_vdi_lock_unlock(struct st_ctx *ctx);
+int cmd_cluster_check(struct st_ctx *ctx);
+int cmd_node_recovery(struct st_ctx *ctx);
+
+/* The object-by-object check of `cluster check` without output, for
+ * `cluster info`'s health (cmd_check.c): 0 with the counts filled, or an
+ * exit code with why in err. */
+struct ck_summary;
+int st_check_quick(struct st_ctx *ctx, struct ck_summary *sum, char *err, size_t errlen);
 
 /* Status documents (cmd_node.c). */
 

@@ -10,6 +10,8 @@
 #     oid and the node, JSON says "file gone"; cluster info degraded
 #   - check --repair: exit 0, the file is back with the same bytes, node
 #     recovery --json shows the passes (and a push) counted
+#   - every copy of an object lost: degraded with "no copy left", and
+#     --repair says it cannot make it clean (exit 6)
 #   - SM_OBJECTS / SM_RECOVER header rules on the wire; no node: exit 4;
 #     a killed replica: degraded (exit 6)
 # Ports 16000-19999 (nobody else uses them). TAP-style lines. Env:
@@ -103,6 +105,17 @@ check "node recovery, no node: exit 4" rc_is 4
 st 0 cluster check --all
 check "cluster check --all: usage error (exit 2)" eval 'rc_is 2 && err_has "does not apply"'
 
+# ---------------- bash completion of the new commands ----------------
+comp() { # words...: the completions offered for the last word
+	bash -c 'source tools/sheeptool.bash-completion; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _sheeptool; echo "${COMPREPLY[*]}"' _ "$@"
+}
+check "bash completion: cluster ch -> check" eval '[ "$(comp sheeptool cluster ch)" = check ]'
+check "bash completion: cluster check --rep -> --repair" eval '[ "$(comp sheeptool cluster check --rep)" = --repair ]'
+check "bash completion: node rec -> recovery" eval '[ "$(comp sheeptool node rec)" = recovery ]'
+check "bash completion: node recovery --al -> --all" eval '[ "$(comp sheeptool node recovery --al)" = --all ]'
+check "help lists the new commands and exit code 6" \
+	eval '"$TOOL" --help | grep -q "cluster check" && "$TOOL" --help | grep -q "node recovery" && "$TOOL" --help | grep -q "6 cluster check found degraded"'
+
 # ---------------- three nodes, one VDI ----------------
 start 0
 wait_for 10 node_up 0 || { nok "node 0 starts"; exit 1; }
@@ -149,6 +162,7 @@ F=$(find "$TMP/d1" -type f -name "$VICTIM")
 check "picked object $VICTIM on node 1" [ -n "$VICTIM" ] && [ -f "$F" ]
 rm -f "$F"
 st 0 cluster check
+sed 's/^/#   /' "$TMP/out"
 check "cluster check after rm: exit 6" rc_is 6
 check "... names the oid, node 1's address and 'file gone'" \
 	eval 'out_has "^degraded $VICTIM .*: 2 of 3 copies good" && out_has "missing on [0-9a-f]* 127.0.0.1:${PORT[1]}: file gone" && out_has "degraded: 1,"'
@@ -168,6 +182,7 @@ st 0 node recovery --all --json
 check "node recovery --all --json: 3 nodes" js "len(d['nodes']) == 3 and all(n['recovery'] for n in d['nodes'])"
 read -r P0 PU0 <<<"$(passes_of "$TMP/out")"
 st 1 cluster check --repair --timeout 60
+sed 's/^/#   /' "$TMP/out"
 check "cluster check --repair: exit 0, says clean" eval 'rc_is 0 && out_has "^repair: clean after [1-9][0-9]* round(s)" && out_has "degraded: 0,"'
 check "the lost file is back on node 1 with the same bytes" eval '[ "$(objs 1 | grep "^$VICTIM " | cut -d" " -f2)" = "$GOOD" ]'
 check "every node holds the 4 objects again" eval '[ "$(objs 0 | wc -l)" = 4 ] && [ "$(objs 1 | wc -l)" = 4 ] && [ "$(objs 2 | wc -l)" = 4 ]'
@@ -181,6 +196,28 @@ check "cluster check --repair --json on a clean cluster: 0 rounds, clean" \
 	eval 'rc_is 0 && js "d[\"repair\"][\"rounds\"] == 0 and d[\"repair\"][\"clean\"] is True and d[\"clean\"] is True"'
 timeout 60 "$TOOL" vdi read chk -p "${PORT[2]}" > "$TMP/back" 2> "$TMP/err"
 check "the VDI reads back byte for byte through node 2" cmp -s -n $((12 * 1048576 + 4096)) "$TMP/data" "$TMP/back"
+
+# ---------------- every copy of an object lost ----------------
+objs 0 | cut -d" " -f1 > "$TMP/names_before"
+st 0 vdi create lost 8M
+printf 'precious' | timeout 30 "$TOOL" vdi write lost -p "${PORT[0]}" 2> "$TMP/err"
+LOST=$(objs 0 | cut -d" " -f1 | grep -vxF -f "$TMP/names_before")
+check "a second VDI with one object ($LOST)" [ "$(echo "$LOST" | wc -w)" = 1 ]
+for i in 0 1 2; do rm -f "$(find "$TMP/d$i" -type f -name "$LOST")"; done
+st 1 cluster check
+check "all three files gone: exit 6, the object has no copy left" \
+	eval 'rc_is 6 && out_has "^degraded $LOST .*: 0 of 3 copies good, no copy left on any node listed" && out_has "^warning: 1 object(s) referenced by a VDI have no copy"'
+st 1 cluster check --repair --timeout 4
+check "--repair cannot make that clean: exit 6, says so" \
+	eval 'rc_is 6 && out_has "^repair: NOT clean" && err_has "still degraded"'
+st 1 cluster check --json
+check "... and after the records are dropped the index still names it: no copy x3, lost" \
+	eval "rc_is 6 && js \"[o['oid'] for o in d['objects']] == ['$LOST'] and d['objects'][0]['lost'] is True and
+	    [r['copy'] for r in d['objects'][0]['replicas']] == ['no copy'] * 3 and d['summary']['lost'] == 1\""
+st 0 vdi delete lost
+st 2 cluster check
+check "once the VDI is deleted the cluster is clean again (4 objects)" \
+	eval 'rc_is 0 && out_has "^objects: 4, ok: 4, degraded: 0"'
 
 # ---------------- the opcodes on the wire ----------------
 cat > "$TMP/raw.py" <<'PY'
@@ -228,6 +265,10 @@ st 0 node recovery --all
 check "node recovery --all with a dead member: the two alive shown" \
 	eval '[ "$(grep -c "^node " "$TMP/out")" -ge 2 ]'
 
+st 0 node recovery
+sed 's/^/#   /' "$TMP/out"
+
 for i in 0 1; do kill -TERM "${PIDS[$i]}" 2>/dev/null; wait "${PIDS[$i]}" 2>/dev/null; PIDS[$i]=; done
 st 0 cluster check
 check "after shutdown: cluster check exits 4" rc_is 4
+check "no sanitizer report in the node logs" eval '! grep -l "Sanitizer\|runtime error" "$TMP"/log*'

@@ -113,11 +113,37 @@ static void test_missing_file(void **state)
 	free(doc);
 }
 
+/* the worker entry: SM_OBJECTS fills the reply, SM_RECOVER without a
+ * recovery thread (a node that does not replicate) is SYSTEM_ERROR */
+static void test_run(void **state)
+{
+	struct tstore *ts = *state;
+	struct node_ctx c = { .store = ts->st, .max_request = 1u << 25 };
+	struct node_req r;
+
+	make_vdi(ts);
+	memset(&r, 0, sizeof(r));
+	r.ctx = &c;
+	r.hdr.opcode = SD_OP_SM_OBJECTS;
+	r.hdr.data_length = 1 << 20;
+	assert_int_equal(node_dispatch_objects_run(&r), SD_RES_SUCCESS);
+	assert_non_null(r.out);
+	assert_true(r.out_len > 12 && r.out_len <= 1 << 20);
+	assert_true(!memcmp(r.out, "{\"objects\":[{\"oid\":", 19));
+	free(r.out);
+	memset(&r, 0, sizeof(r));
+	r.ctx = &c;
+	r.hdr.opcode = SD_OP_SM_RECOVER;
+	assert_int_equal(node_dispatch_objects_run(&r), SD_RES_SYSTEM_ERROR);
+	assert_null(r.out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_pages, tstore_setup, tstore_teardown),
 		cmocka_unit_test_setup_teardown(test_missing_file, tstore_setup, tstore_teardown),
+		cmocka_unit_test_setup_teardown(test_run, tstore_setup, tstore_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
