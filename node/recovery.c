@@ -281,8 +281,31 @@ static int scrub_one(struct pass *p, uint64_t oid, const struct store_obj_info *
 	struct repl_got g;
 	uint8_t h[32];
 
-	if (node__local_get(p->c, oid, 0, 0, &g) != SD_RES_SUCCESS)
-		return 0;
+	if (node__local_get(p->c, oid, 0, 0, &g) != SD_RES_SUCCESS) {
+		/* the index has it but the bytes cannot be read (file lost,
+		 * I/O error): any replica's copy of our version will do,
+		 * checked against our checksum when we have one */
+		atomic_fetch_add(&rc->corrupt, 1);
+		node_log(p->c->log, NODE_LOG_ERR, "scrub: object %016" PRIx64 " cannot be read here: "
+			 "fetching it from a replica", oid);
+		for (int i = 0; i < n; i++) {
+			struct peer_copy hc;
+			if (node_view_is_self(p->v, idx[i]) || pcs[i].rc != SD_RES_SUCCESS ||
+			    pcs[i].version != oi->version)
+				continue;
+			if (!oi->csum_valid) {
+				stat_peer(p, idx[i], oid, &hc, PEER_STAT_WANT_HASH);
+				if (hc.rc != SD_RES_SUCCESS || !(hc.flags & PEER_STAT_HASHED))
+					continue;
+			}
+			if (fetch_good(p, idx[i], oid, oi->version, oi->csum_valid ? oi->csum : hc.csum)) {
+				atomic_fetch_add(&rc->repaired, 1);
+				node_log(p->c->log, NODE_LOG_INFO, "scrub: object %016" PRIx64 " repaired", oid);
+				return 1;
+			}
+		}
+		return -1;
+	}
 	crypto_generichash(h, sizeof(h), g.b, g.len, NULL, 0);
 	free(g.b);
 	atomic_fetch_add(&rc->scrubbed, 1);

@@ -166,6 +166,18 @@ else
 	nok "object 0 of v1 is on node $other" "no file */709129/0070912900000000 under $TMP/d$other"
 fi
 
+# ---- scrub: an object file lost from disk (the index still lists it) ----
+f=$(find "$TMP/d$gwy" -type f -regextype posix-extended -regex '.*/709128/00[0-9a-f]{14}' | head -1)
+if [ -n "$f" ]; then
+	good=$(sha256sum < "$f")
+	rm -f "$f"
+	check "scrub brings back an object file lost from disk" \
+		wait_for 40 eval '[ -f "$f" ] && [ "$(sha256sum < "$f")" = "$good" ]'
+	check "... and logged it" grep -q "cannot be read here" "$TMP/log$gwy"
+else
+	nok "a snapshot object is on node $gwy" "no file */709128/00* under $TMP/d$gwy"
+fi
+
 # ---- a 4th node joins: objects move to it, nothing is left behind ----
 before=$(for i in 0 1 2; do objs $i; done | awk '{print $1}' | sort -u | wc -l)
 start 3 --join "127.0.0.1:${PORT[0]}"
