@@ -11,6 +11,7 @@
 #include "tools/ring_view.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,35 @@ static int fetch(struct sd_client *c, uint8_t op, uint32_t cap, uint8_t **buf, u
 	}
 	*len = rsp.data_length;
 	return 0;
+}
+
+#define OBJECTS_TIMEOUT_MS 2000   /* per member asked for its object count */
+
+/* OBJECTS: each alive member's "objects" from its own SM_STATUS (the node
+ * asked at ctx's address); a member that is not alive, does not answer in
+ * time or has no such field stays -1 ("-"). */
+static void count_objects(struct st_ctx *ctx, struct ring_view *v)
+{
+	for (size_t i = 0; i < v->n_rows; i++) {
+		struct rv_row *r = &v->rows[i];
+		struct sd_addr a;
+		char *doc;
+		size_t n;
+		uint64_t objs;
+
+		if (r->self) {
+			a = ctx->addr;
+		} else {
+			if (!r->mem || strcmp(r->mem->state, "alive") || sd_addr_parse(&a, r->mem->data))
+				continue;
+		}
+		a.timeout_ms = OBJECTS_TIMEOUT_MS;
+		if (st_status_fetch(ctx, &a, SD_OP_SM_STATUS, &doc, &n))
+			continue;
+		if (st_json_get_u64(doc, n, "objects", &objs) == 0 && objs <= INT64_MAX)
+			r->objects = (int64_t)objs;
+		free(doc);
+	}
 }
 
 static int write_svg(struct st_ctx *ctx, const struct ring_view *v)
@@ -141,6 +171,8 @@ int cmd_ring(struct st_ctx *ctx)
 		return st_error(ST_EXIT_ERROR, "ring: node %s sent a bad epoch (SM_RING): %s",
 				st_addr_str(ctx), err);
 	}
+	if (!ctx->locate)
+		count_objects(ctx, &view);
 	if (ctx->locate)
 		ret = locate(ctx, c, &view, &target);
 	else if (ctx->json)

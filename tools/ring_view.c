@@ -91,6 +91,7 @@ int ring_view_build(struct ring_view *v, const uint8_t *epoch_bytes, size_t len,
 		r->em = epoch_state_get(&v->epoch.state, r->id);
 		r->mem = rv_members_find(&v->members, r->id);
 		r->self = v->have_members && !memcmp(r->id, v->members.self, RV_ID_LEN);
+		r->objects = -1;
 		r->zone = r->em ? r->em->zone : r->mem->zone;
 		r->weight = r->em ? r->em->weight : r->mem->weight;
 		idx = ring_find(v->ring, r->id);
@@ -156,6 +157,29 @@ static uint64_t rv_row_generation(const struct rv_row *r)
 	return r->em ? r->em->version : r->mem->generation;
 }
 
+uint64_t ring_view_objects_total(const struct ring_view *v)
+{
+	uint64_t t = 0;
+
+	for (size_t i = 0; i < v->n_rows; i++)
+		if (v->rows[i].objects > 0)
+			t += (uint64_t)v->rows[i].objects;
+	return t;
+}
+
+/* "N (P%)" of all objects stored, or "-" when not known */
+static void rv_objects_cell(const struct ring_view *v, const struct rv_row *r, char *out, size_t cap)
+{
+	uint64_t t = ring_view_objects_total(v);
+
+	if (r->objects < 0)
+		snprintf(out, cap, "-");
+	else if (t == 0)
+		snprintf(out, cap, "%lld", (long long)r->objects);
+	else
+		snprintf(out, cap, "%lld (%.1f%%)", (long long)r->objects, 100.0 * (double)r->objects / (double)t);
+}
+
 void ring_view_print_text(const struct ring_view *v, FILE *f)
 {
 	char dg[2 * EPOCH_DIGEST_LEN + 1], rdg[2 * RING_DIGEST_LEN + 1], id[2 * RV_ID_LEN + 1];
@@ -168,29 +192,31 @@ void ring_view_print_text(const struct ring_view *v, FILE *f)
 		v->vnodes_per_unit, rdg);
 	if (v->have_members && v->members.cluster[0])
 		fprintf(f, "cluster:       %s\n", v->members.cluster);
-	fprintf(f, "\n  %-32s  %-21s  %-7s  %-4s  %10s  %6s  %6s  %7s  %7s\n", "ID", "ADDRESS", "STATE",
+	fprintf(f, "\n  %-32s  %-21s  %-7s  %-4s  %10s  %6s  %6s  %7s  %15s\n", "ID", "ADDRESS", "STATE",
 		"RING", "ZONE", "WEIGHT", "VNODES", "SHARE", "OBJECTS");
 	for (size_t i = 0; i < v->n_rows; i++) {
 		const struct rv_row *r = &v->rows[i];
-		char share[16];
+		char share[16], objs[48];
 
 		rv_hex(r->id, RV_ID_LEN, id);
 		if (r->ring_idx >= 0)
 			snprintf(share, sizeof(share), "%.2f%%", 100.0 * r->share);
 		else
 			snprintf(share, sizeof(share), "-");
-		fprintf(f, "%c %-32s  %-21s  %-7s  %-4s  %10u  %6u  %6u  %7s  %7s\n", r->self ? '*' : ' ',
+		rv_objects_cell(v, r, objs, sizeof(objs));
+		fprintf(f, "%c %-32s  %-21s  %-7s  %-4s  %10u  %6u  %6u  %7s  %15s\n", r->self ? '*' : ' ',
 			id, rv_row_addr(r), rv_row_state(r), rv_row_ring(r), r->zone, r->weight, r->vnodes,
-			share, "-");
+			share, objs);
 	}
 	if (!v->n_rows)
 		fputs("  (no members)\n", f);
 	if (v->have_members)
-		fputs("\n* = the node asked. SHARE = share of the hash space as primary; OBJECTS: not "
-		      "counted yet.\n", f);
+		fputs("\n* = the node asked. SHARE = share of the hash space as primary; OBJECTS = objects "
+		      "the node stores (its copies) and their share of all stored copies; '-' = not known "
+		      "(not alive, no answer).\n", f);
 	else
 		fputs("\nADDRESS and STATE unknown: the node did not answer SM_MEMBERS. SHARE = share of "
-		      "the hash space as primary; OBJECTS: not counted yet.\n", f);
+		      "the hash space as primary; OBJECTS = objects stored, where known.\n", f);
 }
 
 static void json_str_or_null(struct json_out *j, const char *key, const char *s)
@@ -254,7 +280,15 @@ void ring_view_print_json(const struct ring_view *v, FILE *f)
 		json_out_u64(&j, "weight", r->weight);
 		json_out_u64(&j, "vnodes", r->vnodes);
 		json_out_u64(&j, "share_ppm", r->ring_idx >= 0 ? rv_ppm(r->share) : 0);
-		json_out_null(&j, "objects");
+		if (r->objects >= 0) {
+			uint64_t t = ring_view_objects_total(v);
+			json_out_u64(&j, "objects", (uint64_t)r->objects);
+			json_out_u64(&j, "objects_share_ppm",
+				     t ? (uint64_t)((double)r->objects * 1e6 / (double)t + 0.5) : 0);
+		} else {
+			json_out_null(&j, "objects");
+			json_out_null(&j, "objects_share_ppm");
+		}
 		json_out_close(&j);
 	}
 	json_out_close(&j);

@@ -59,6 +59,7 @@ struct rv_row {
 	uint32_t vnodes;
 	double   share;                /* of the 2^64 hash space, 0 if not placed */
 	int      self;                 /* the node we asked */
+	int64_t  objects;              /* objects it stores (its SM_STATUS), -1 = not known */
 };
 
 struct ring_view {
@@ -91,6 +92,8 @@ const char *rv_row_state(const struct rv_row *r);
 /* "in", "out" (left/dead), or "-" (not in the epoch yet) */
 const char *rv_row_ring(const struct rv_row *r);
 
+/* Sum of the rows' known object counts (0 if none is known). */
+uint64_t ring_view_objects_total(const struct ring_view *v);
 void ring_view_print_text(const struct ring_view *v, FILE *f);
 void ring_view_print_json(const struct ring_view *v, FILE *f);
 

@@ -49,6 +49,9 @@ objs=$(for i in 0 1 2; do st $i "d['objects']"; done | tr '\n' ' ')
 check "every node holds the 5 data objects and the index (3 copies on 3 nodes): $objs" \
 	[ "$objs" = "6 6 6 " ]
 check "a VDI made through node 0 is listed through node 2" eval 'T 2 vdi list | grep -q "v1"'
+T 1 ring --json > "$TMP/ring.json" 2>/dev/null
+check "sheeptool ring shows each node's objects and share of them (6 each, a third)" \
+	"$PY" -c "import json,sys; d=json.load(open('$TMP/ring.json')); n=d['nodes']; sys.exit(not (len(n) == 3 and all(x['objects'] == 6 and abs(x['objects_share_ppm'] - 333333) <= 1 for x in n)))"
 check "snapshot through node 1" T 1 vdi snapshot v1 --tag s1
 check "node 2 lists the snapshot" eval 'T 2 vdi list v1 | grep -q "s1"'
 check "node 0 lists the snapshot" eval 'T 0 vdi list v1 | grep -q "s1"'

@@ -83,7 +83,7 @@ check "ring: version line, the node itself, all of the hash space" \
 	eval 'rc_is 0 && out_has "^ring version:  epoch [0-9]* *digest [0-9a-f]\{32\}" && out_has "^\* $SELF" && out_has "100.00%" && out_has " 128 "'
 st ring --json
 check "ring --json parses: epoch, digest, one node = self, 128 vnodes, 1e6 ppm" \
-	js "d['epoch'] >= 1 and len(d['digest']) == 32 and d['vnodes_per_unit'] == 8 and len(d['nodes']) >= 1 and [n for n in d['nodes'] if n['id'] == '$SELF' and n['self'] and n['vnodes'] == 128 and n['share_ppm'] == 1000000 and n['ring'] == 'in' and n['objects'] is None]"
+	js "d['epoch'] >= 1 and len(d['digest']) == 32 and d['vnodes_per_unit'] == 8 and len(d['nodes']) >= 1 and [n for n in d['nodes'] if n['id'] == '$SELF' and n['self'] and n['vnodes'] == 128 and n['share_ppm'] == 1000000 and n['ring'] == 'in' and n['objects'] == 0 and n['objects_share_ppm'] == 0]"
 check "ring --json: the node's own address and state (when it gossips)" \
 	js "[n for n in d['nodes'] if n['id'] == '$SELF' and (d['self'] is None or (n['address'].endswith(':$PORT') and n['state'] == 'alive'))]"
 DIGEST=$(python3 -c "import json; print(json.load(open('$TMP/out'))['digest'])")
