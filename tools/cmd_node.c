@@ -439,7 +439,7 @@ static int member_field(const char *obj, size_t len, const char *key, const char
 #define MEMBER_TIMEOUT_MS 2000     /* per member asked for its used bytes */
 
 /*
- * USED and CAPACITY of one member, from its own SM_STATUS (asked of alive
+ * USED, CAPACITY and OBJECTS of one member, from its own SM_STATUS (asked of alive
  * members at their data address; the node asked: at ctx's address): USED
  * is "bytes", what its object index holds (each node stores only what it
  * serves or replicates); CAPACITY is "disk_total", the size of the file
@@ -449,7 +449,7 @@ static int member_field(const char *obj, size_t len, const char *key, const char
  * sheepnode without those fields.
  */
 static void member_capacity(struct st_ctx *ctx, int is_self, int alive, const char *data,
-			    size_t data_n, char *used, char *total)
+			    size_t data_n, char *used, char *total, char *objects)
 {
 	struct sd_addr a;
 	char addr[128], *doc;
@@ -458,6 +458,7 @@ static void member_capacity(struct st_ctx *ctx, int is_self, int alive, const ch
 
 	strcpy(used, "-");
 	strcpy(total, "-");
+	strcpy(objects, "-");
 	if (!alive)
 		return;
 	if (is_self) {
@@ -477,6 +478,8 @@ static void member_capacity(struct st_ctx *ctx, int is_self, int alive, const ch
 		units_format_size(v, used, UNITS_BUF);
 	if (st_json_get_u64(doc, n, "disk_total", &v) == 0)
 		units_format_size(v, total, UNITS_BUF);
+	if (st_json_get_u64(doc, n, "objects", &v) == 0)
+		snprintf(objects, UNITS_BUF, "%llu", (unsigned long long)v);
 	free(doc);
 }
 
@@ -529,8 +532,8 @@ int cmd_node_list(struct st_ctx *ctx)
 		self = s;
 		self_n = n;
 	}
-	printf("%-2s%-33s %-23s %-23s %-8s %11s %10s %6s %9s %9s\n", "", "ID", "GOSSIP", "DATA",
-	       "STATE", "INCARNATION", "ZONE", "WEIGHT", "USED", "CAPACITY");
+	printf("%-2s%-33s %-23s %-23s %-8s %11s %10s %6s %9s %9s %8s\n", "", "ID", "GOSSIP", "DATA",
+	       "STATE", "INCARNATION", "ZONE", "WEIGHT", "USED", "CAPACITY", "OBJECTS");
 	for (const char *p = members + 11; p < end && *p != ']';) {
 		const char *open = memchr(p, '{', (size_t)(end - p)), *close;
 		if (!open || !(close = memchr(open, '}', (size_t)(end - open))))
@@ -545,13 +548,13 @@ int cmd_node_list(struct st_ctx *ctx)
 		if (ok) {
 			int is_self = vn[0] == self_n && !memcmp(v[0], self, self_n);
 			int alive = vn[3] == 5 && !memcmp(v[3], "alive", 5);
-			char used[UNITS_BUF], total[UNITS_BUF];
+			char used[UNITS_BUF], total[UNITS_BUF], objects[UNITS_BUF];
 
-			member_capacity(ctx, is_self, alive, v[2], vn[2], used, total);
-			printf("%-2s%-33.*s %-23.*s %-23.*s %-8.*s %11.*s %10.*s %6.*s %9s %9s\n",
+			member_capacity(ctx, is_self, alive, v[2], vn[2], used, total, objects);
+			printf("%-2s%-33.*s %-23.*s %-23.*s %-8.*s %11.*s %10.*s %6.*s %9s %9s %8s\n",
 			       is_self ? "*" : "", (int)vn[0], v[0], (int)vn[1], v[1], (int)vn[2], v[2],
 			       (int)vn[3], v[3], (int)vn[4], v[4], (int)vn[5], v[5], (int)vn[6], v[6],
-			       used, total);
+			       used, total, objects);
 		}
 		p = close + 1;
 		while (p < end && (*p == ',' || *p == ' '))

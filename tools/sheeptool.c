@@ -74,10 +74,11 @@ static const struct st_cmd st_cmds[] = {
 	  ST_OPT_CONN | ST_OPT_JSON, 0, 0 },
 	{ "node", "list", cmd_node_list, "", "list the cluster members this node knows (SM_MEMBERS)",
 	  "One line per member (* = the node asked): id, gossip and data address, state\n"
-	  "(alive, suspect, dead, left), incarnation, zone and weight. USED and\n"
-	  "CAPACITY are asked of each alive member (SM_STATUS, 2 s limit): the bytes\n"
-	  "its object index holds, and the size of the file system of its data\n"
-	  "directory. '-': not known (not alive, no answer, older sheepnode).\n"
+	  "(alive, suspect, dead, left), incarnation, zone and weight. USED,\n"
+	  "CAPACITY and OBJECTS are asked of each alive member (SM_STATUS, 2 s\n"
+	  "limit): the bytes its object index holds, the size of the file system of\n"
+	  "its data directory, and the objects it stores. '-': not known (not\n"
+	  "alive, no answer, older sheepnode).\n"
 	  "--json prints the node's SM_MEMBERS document as is.",
 	  ST_OPT_CONN | ST_OPT_JSON, 0, 0 },
 	{ "node", "recovery", cmd_node_recovery, "", "show the recovery/anti-entropy/scrub status",

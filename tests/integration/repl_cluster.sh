@@ -65,7 +65,16 @@ sz=$(T 0 vdi info c1 --json 2>/dev/null | "$PY" -c 'import json,sys; d=json.load
 check "node 0 sees the new size ($sz)" [ "$sz" = $((128 * MB)) ]
 check "delete through node 0" T 0 vdi delete c1
 check "node 2 no longer finds it" eval '! T 2 vdi info c1 >/dev/null 2>&1'
-check "node 1 no longer lists it" eval '! T 1 vdi list | grep -qw c1' 
+check "node 1 no longer lists it" eval '! T 1 vdi list | grep -qw c1'
+# a sparse raw image in through one node, out through another
+truncate -s 48M "$TMP/sparse.raw"
+head -c $MB /dev/urandom | dd of="$TMP/sparse.raw" bs=1M seek=10 conv=notrunc status=none
+printf 'tail' | dd of="$TMP/sparse.raw" bs=1 seek=$((40 * MB + 5)) conv=notrunc status=none
+check "import a sparse image through node 1" T 1 vdi import imp "$TMP/sparse.raw"
+check "export it through node 2: byte for byte the same" \
+	eval 'T 2 vdi export imp "$TMP/out.raw" && cmp -s "$TMP/out.raw" "$TMP/sparse.raw"'
+used=$(du -k "$TMP/out.raw" | cut -f1)
+check "the export is sparse ($used KiB on disk of 49152)" [ "$used" -lt 16384 ]
 
 # ---- one name, two creators, two gateways, one moment ----
 for k in 1 2 3; do

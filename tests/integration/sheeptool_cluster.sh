@@ -255,8 +255,8 @@ st 0 vdi lock list --json
 check "the failed unlocks changed nothing (disk1 still locked)" js "[l['name'] for l in d['locks']] == ['disk1']"
 
 st 0 node list
-check "node list (1 node): USED and CAPACITY columns with sizes" \
-	eval 'rc_is 0 && out_has "USED *CAPACITY" && grep -q "^\* $SELF0 .* alive .* [0-9.]* [KMGT]\?i\?B  *[0-9.]* [KMGT]i\?B$" "$TMP/out"'
+check "node list (1 node): USED, CAPACITY and OBJECTS columns" \
+	eval 'rc_is 0 && out_has "USED *CAPACITY *OBJECTS" && grep -q "^\* $SELF0 .* alive .* [0-9.]* [KMGT]\?i\?B  *[0-9.]* [KMGT]i\?B  *[0-9][0-9]*$" "$TMP/out"'
 
 # ---------------- three nodes ----------------
 start 1 --copies 2 --join "127.0.0.1:${PORT[0]}" && start 2 --copies 2 --enforce-locks --join "127.0.0.1:${PORT[0]}"
@@ -284,8 +284,8 @@ check "cluster info text (3 nodes, asked of node 1): 3 alive, health $HEALTHY" \
 st 1 node list
 check "node list (3 nodes): 3 alive rows, one marked *, the node asked" \
 	eval 'rc_is 0 && [ "$(grep -c " alive " "$TMP/out")" = 3 ] && [ "$(grep -c "^\* " "$TMP/out")" = 1 ] && grep -q "^\* $SELF1 " "$TMP/out"'
-check "node list (3 nodes): every row has USED and CAPACITY (asked of each member)" \
-	eval '[ "$(grep -c " [0-9.]* [KMGT]\?i\?B  *[0-9.]* [KMGT]i\?B$" "$TMP/out")" = 3 ]'
+check "node list (3 nodes): every row has USED, CAPACITY and OBJECTS (asked of each member)" \
+	eval '[ "$(grep -c " [0-9.]* [KMGT]\?i\?B  *[0-9.]* [KMGT]i\?B  *[0-9][0-9]*$" "$TMP/out")" = 3 ]'
 for id in "$SELF0" "$SELF1" "$SELF2"; do
 	check "node list shows ${id:0:8}... with its data address" grep -q " $id  *127.0.0.1:[0-9]*  *127.0.0.1:[0-9]* " "$TMP/out"
 done
@@ -349,8 +349,8 @@ check "after kill -9 of node 2, node 0 reports health degraded" \
 st 0 cluster info
 check "cluster info text says degraded and why" eval 'rc_is 0 && out_has "health: *degraded: 1 member(s) suspect or dead"'
 st 0 node list
-check "node list: the dead member has '-' for USED and CAPACITY" \
-	eval 'rc_is 0 && grep -q "$SELF2 .*\(suspect\|dead\) .* -  *-$" "$TMP/out"'
+check "node list: the dead member has '-' for USED, CAPACITY and OBJECTS" \
+	eval 'rc_is 0 && grep -q "$SELF2 .*\(suspect\|dead\) .* -  *-  *-$" "$TMP/out"'
 st 2 cluster info
 check "cluster info of the killed node: exit 4" rc_is 4
 
