@@ -72,30 +72,6 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static int fetch(struct sd_client *c, uint8_t op, uint64_t oid, uint32_t cap, uint8_t **buf, uint32_t *len)
-{
-	struct sd_req req;
-	struct sd_rsp rsp;
-	int ret;
-
-	*buf = malloc(cap);
-	*len = 0;
-	if (!*buf)
-		return -ENOMEM;
-	memset(&req, 0, sizeof(req));
-	req.opcode = op;
-	req.obj.oid = oid;
-	req.data_length = cap;             /* the reply buffer we offer */
-	ret = sd_client_request(c, &req, NULL, *buf, cap, &rsp);
-	if (ret) {
-		free(*buf);
-		*buf = NULL;
-		return ret;
-	}
-	*len = rsp.data_length;
-	return 0;
-}
-
 static void round_free(struct round *r)
 {
 	sd_client_close(r->c);
@@ -122,11 +98,11 @@ static int round_ring(struct round *r)
 	ret = st_connect(ctx, &r->c);
 	if (ret)
 		return ret;
-	ret = fetch(r->c, SD_OP_SM_RING, 0, RING_REPLY_MAX, &ebuf, &elen);
+	ret = sd_client_fetch(r->c, SD_OP_SM_RING, 0, RING_REPLY_MAX, &ebuf, &elen);
 	if (ret)
 		return st_fail(ctx, ret, "cluster check: node %s did not send its epoch (SM_RING)",
 			       st_addr_str(ctx));
-	ret = fetch(r->c, SD_OP_SM_MEMBERS, 0, MEMBERS_REPLY_MAX, &mbuf, &mlen);
+	ret = sd_client_fetch(r->c, SD_OP_SM_MEMBERS, 0, MEMBERS_REPLY_MAX, &mbuf, &mlen);
 	if (ret == 0) {
 		ret = rv_members_parse((const char *)mbuf, mlen, &members, err, sizeof(err));
 		free(mbuf);
@@ -171,7 +147,7 @@ static int list_node(struct round *r, uint32_t node, char *err, size_t errlen)
 		uint8_t *doc;
 		uint32_t len;
 
-		ret = fetch(c, SD_OP_SM_OBJECTS, from, PAGE_MAX, &doc, &len);
+		ret = sd_client_fetch(c, SD_OP_SM_OBJECTS, from, PAGE_MAX, &doc, &len);
 		if (ret) {
 			snprintf(err, errlen, "SM_OBJECTS from %016" PRIx64 ": %s", from, sd_client_strerror(ret));
 			break;

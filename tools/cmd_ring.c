@@ -19,30 +19,6 @@
 #define RING_REPLY_MAX    (1u << 20)   /* epoch: ~40 bytes per member */
 #define MEMBERS_REPLY_MAX (1u << 20)   /* JSON: ~200 bytes per member */
 
-/* One read-only round trip into a malloc'd buffer; library result. */
-static int fetch(struct sd_client *c, uint8_t op, uint32_t cap, uint8_t **buf, uint32_t *len)
-{
-	struct sd_req req;
-	struct sd_rsp rsp;
-	int ret;
-
-	*buf = malloc(cap);
-	*len = 0;
-	if (!*buf)
-		return -ENOMEM;
-	memset(&req, 0, sizeof(req));
-	req.opcode = op;
-	req.data_length = cap;             /* the reply buffer we offer */
-	ret = sd_client_request(c, &req, NULL, *buf, cap, &rsp);
-	if (ret) {
-		free(*buf);
-		*buf = NULL;
-		return ret;
-	}
-	*len = rsp.data_length;
-	return 0;
-}
-
 #define OBJECTS_TIMEOUT_MS 2000   /* per member asked for its object count */
 
 /* OBJECTS: each alive member's "objects" from its own SM_STATUS (the node
@@ -140,12 +116,12 @@ int cmd_ring(struct st_ctx *ctx)
 	ret = st_connect(ctx, &c);
 	if (ret)
 		return ret;
-	ret = fetch(c, SD_OP_SM_RING, RING_REPLY_MAX, &ebuf, &elen);
+	ret = sd_client_fetch(c, SD_OP_SM_RING, 0, RING_REPLY_MAX, &ebuf, &elen);
 	if (ret) {
 		sd_client_close(c);
 		return st_fail(ctx, ret, "ring: node %s did not send its epoch (SM_RING)", st_addr_str(ctx));
 	}
-	ret = fetch(c, SD_OP_SM_MEMBERS, MEMBERS_REPLY_MAX, &mbuf, &mlen);
+	ret = sd_client_fetch(c, SD_OP_SM_MEMBERS, 0, MEMBERS_REPLY_MAX, &mbuf, &mlen);
 	if (ret == 0) {
 		if (rv_members_parse((const char *)mbuf, mlen, &members, err, sizeof(err))) {
 			free(ebuf);

@@ -375,6 +375,30 @@ int sd_client_recv_reply(struct sd_client *c, struct sd_rsp *rsp,
 	return recv_into(c, rsp->data_length, buf, cap);
 }
 
+int sd_client_fetch(struct sd_client *c, uint8_t op, uint64_t oid, uint32_t cap, uint8_t **buf,
+		    uint32_t *len)
+{
+	struct sd_req req;
+	struct sd_rsp rsp;
+
+	*buf = malloc(cap ? cap : 1);
+	*len = 0;
+	if (!*buf)
+		return -ENOMEM;
+	memset(&req, 0, sizeof(req));
+	req.opcode = op;
+	req.obj.oid = oid;
+	req.data_length = cap;             /* the reply buffer we offer */
+	int ret = sd_client_request(c, &req, NULL, *buf, cap, &rsp);
+	if (ret) {
+		free(*buf);
+		*buf = NULL;
+		return ret;
+	}
+	*len = rsp.data_length;
+	return 0;
+}
+
 int sd_client_request(struct sd_client *c, const struct sd_req *req, const void *wbuf,
 		      void *rbuf, size_t rbuf_len, struct sd_rsp *rsp)
 {

@@ -74,6 +74,11 @@ uint32_t sd_client_next_id(struct sd_client *c);
 int sd_client_request(struct sd_client *c, const struct sd_req *req, const void *wbuf,
 		      void *rbuf, size_t rbuf_len, struct sd_rsp *rsp);
 
+/* One read-only round trip of opcode op (obj.oid = oid) into a malloc'd
+ * buffer of cap bytes offered as the reply buffer (data_length); *len gets
+ * the reply's length. The convention above; *buf is NULL unless 0. */
+int sd_client_fetch(struct sd_client *c, uint8_t op, uint64_t oid, uint32_t cap, uint8_t **buf,
+		    uint32_t *len);
 /* Pipelining: send requests back to back, then collect the replies in
  * whatever order the server sends them. */
 
