@@ -21,6 +21,7 @@ struct pass {
 	struct node_ctx *c;
 	struct node_view *v;
 	uint64_t *oids;
+	uint64_t *sizes;        /* bytes of oids[i], for "bytes left" */
 	size_t n, cap;
 	struct vcopies *vc;
 	size_t nvc, capvc;
@@ -64,8 +65,13 @@ static int collect_oid(void *ctx, const struct store_obj_info *o)
 		if (!a)
 			return -ENOMEM;
 		p->oids = a;
+		uint64_t *b = realloc(p->sizes, cap * sizeof(*b));
+		if (!b)
+			return -ENOMEM;
+		p->sizes = b;
 		p->cap = cap;
 	}
+	p->sizes[p->n] = o->size;
 	p->oids[p->n++] = o->oid;
 	return 0;
 }
@@ -531,6 +537,11 @@ static void run_pass(struct node_recovery *rc, struct node_view *v, int scrub)
 	atomic_store(&rc->ring_epoch, v->scalar);
 	atomic_store(&rc->total, p.n);
 	atomic_store(&rc->done, 0);
+	uint64_t tb = 0;
+	for (size_t k = 0; k < p.n; k++)
+		tb += p.sizes[k];
+	atomic_store(&rc->bytes_total, tb);
+	atomic_store(&rc->bytes_done, 0);
 	atomic_store(&rc->started_ms, t0);
 	atomic_store(&rc->running, 1);
 	uint64_t b0 = atomic_load(&rc->bytes), pu0 = atomic_load(&rc->pushed), pl0 = atomic_load(&rc->pulled),
@@ -553,6 +564,7 @@ static void run_pass(struct node_recovery *rc, struct node_view *v, int scrub)
 			break;
 		}
 		atomic_store(&rc->done, i + 1);
+		atomic_fetch_add(&rc->bytes_done, p.sizes[i]);
 	}
 	atomic_store(&rc->running, 0);
 	atomic_store(&rc->ended_ms, node__mono_ms());
@@ -568,6 +580,7 @@ static void run_pass(struct node_recovery *rc, struct node_view *v, int scrub)
 			 (node__mono_ms() - t0) / 1000.0);
 out:
 	free(p.oids);
+	free(p.sizes);
 	free(p.vc);
 	free(p.diff);
 }
@@ -666,16 +679,19 @@ int node_recovery_status_json(struct node_recovery *rc, char *buf, size_t cap)
 	uint64_t now = node__mono_ms(), st = atomic_load(&rc->started_ms);
 	int running = atomic_load(&rc->running);
 	uint64_t total = atomic_load(&rc->total), done = atomic_load(&rc->done);
+	uint64_t btotal = atomic_load(&rc->bytes_total), bdone = atomic_load(&rc->bytes_done);
 	double el = running && now > st ? (now - st) / 1000.0 : 0;
 	int n = snprintf(buf, cap,
 			 "{\"running\":%s,\"ring_epoch\":%" PRIuFAST64 ",\"objects_total\":%" PRIu64
 			 ",\"objects_done\":%" PRIu64 ",\"objects_left\":%" PRIu64 ",\"objects_per_s\":%.1f"
+			 ",\"bytes_total\":%" PRIu64 ",\"bytes_left\":%" PRIu64
 			 ",\"bytes_moved\":%" PRIuFAST64 ",\"pushed\":%" PRIuFAST64 ",\"pulled\":%" PRIuFAST64
 			 ",\"removed\":%" PRIuFAST64 ",\"verified\":%" PRIuFAST64 ",\"scrubbed\":%" PRIuFAST64
 			 ",\"corrupt\":%" PRIuFAST64 ",\"repaired\":%" PRIuFAST64 ",\"in_sync\":%" PRIuFAST64 ",\"passes\":%" PRIuFAST64
 			 ",\"anti_entropy_interval_s\":%u,\"scrub_interval_s\":%u,\"rate_mb\":%u}",
 			 running ? "true" : "false", atomic_load(&rc->ring_epoch), total, done,
-			 running && total > done ? total - done : 0, el > 0 ? done / el : 0.0,
+			 running && total > done ? total - done : 0, el > 0 ? done / el : 0.0, btotal,
+			 running && btotal > bdone ? btotal - bdone : 0,
 			 atomic_load(&rc->bytes), atomic_load(&rc->pushed), atomic_load(&rc->pulled),
 			 atomic_load(&rc->removed), atomic_load(&rc->verified), atomic_load(&rc->scrubbed),
 			 atomic_load(&rc->corrupt), atomic_load(&rc->repaired), atomic_load(&rc->in_sync),

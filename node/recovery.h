@@ -42,7 +42,7 @@ struct node_recovery {
 	unsigned rate_mb;                    /* MB/s moved or scrubbed */
 	/* progress of the running (or last) pass; any thread reads them */
 	atomic_int running;
-	atomic_uint_fast64_t ring_epoch, total, done, bytes, pushed, pulled, removed, verified,
+	atomic_uint_fast64_t ring_epoch, total, done, bytes_total, bytes_done, bytes, pushed, pulled, removed, verified,
 			     scrubbed, corrupt, repaired, skipped, in_sync, passes, started_ms, ended_ms;
 };
 

@@ -65,6 +65,9 @@ static void print_text(const struct target *t, const char *sec, size_t sn, const
 	printf("  state:        %s\n", !strcmp(f[0], "true") ? "running" : !strcmp(f[0], "false") ? "idle" : "-");
 	printf("  ring epoch:   %s\n", f[1]);
 	printf("  objects:      %s done of %s, %s left\n", f[2], f[3], f[4]);
+	if (st_json_get_u64(sec, sn, "bytes_left", &bytes) == 0)
+		printf("  bytes left:   %s (the rest of the pass: at most this much moves)\n",
+		       units_format_size(bytes, human, sizeof(human)));
 	printf("  rate:         %s objects/s\n", f[5]);
 	if (st_json_get_u64(sec, sn, "bytes_moved", &bytes) == 0)
 		printf("  bytes moved:  %s (%s)\n", f[6], units_format_size(bytes, human, sizeof(human)));

@@ -209,6 +209,9 @@ check "the data reads back through the new node" eval 'T 3 vdi read v1 0 $OBJ | 
 # summaries, one request per peer, not one per object
 insync() { local v; v=$(st 3 "d['recovery']['in_sync']"); [ "${v:-0}" -gt 0 ]; }
 check "anti-entropy finds objects in sync by summary (no request per object)" wait_for 20 insync
+bt=$(st 3 "str(d['recovery']['bytes_total']) + ' ' + str(d['recovery']['bytes_left']) + ' ' + str(d['recovery']['objects_total'])")
+check "recovery reports its pass in objects and bytes ($bt)" \
+	eval 'set -- $bt; [ "$1" -ge $((4 * MB)) ] && [ "$2" -le "$1" ] && [ "$3" -gt 0 ]' 
 
 # ---- kill -9 the catalog leader ----
 leader=""
