@@ -217,8 +217,24 @@ check "recovery reports its pass in objects and bytes ($bt)" \
 leader=""
 for i in 0 1 2 3; do [ "$(st $i "d['repl']['leader']")" = True ] && leader=$i; done
 check "exactly one of the 4 nodes says it is the catalog leader" [ -n "$leader" ]
-kill -KILL "${PIDS[$leader]}"; wait "${PIDS[$leader]}" 2>/dev/null; PIDS[$leader]=
 alive=(); for i in 0 1 2 3; do [ "$i" != "$leader" ] && alive+=("$i"); done
+# a stream of writes that allocate objects (each one an index update the
+# leader runs) through another node, across the leader's kill -9
+check "create the VDI of the allocating stream" T "${alive[0]}" vdi create alloc 64M
+head -c $MB /dev/urandom > "$TMP/piece"
+( for k in $(seq 0 11); do
+	T "${alive[0]}" vdi write alloc $((k * OBJ)) < "$TMP/piece" 2>/dev/null && echo "$k"
+  done > "$TMP/alloc_acked" ) & W=$!
+sleep 0.3
+kill -KILL "${PIDS[$leader]}"; wait "${PIDS[$leader]}" 2>/dev/null; PIDS[$leader]=
+wait $W
+n_ack=$(wc -l < "$TMP/alloc_acked")
+check "the allocating stream went on across the leader's death ($n_ack of 12 acknowledged)" [ "$n_ack" -ge 10 ]
+bad=0
+for k in $(cat "$TMP/alloc_acked"); do
+	T "${alive[1]}" vdi read alloc $((k * OBJ)) $MB | cmp -s - "$TMP/piece" || bad=$((bad + 1))
+done
+check "every acknowledged allocating write reads back through node ${alive[1]} ($bad bad)" [ "$bad" = 0 ]
 check "the 3 survivors agree on a ring without the leader" gw 30 ring:same:3 "${alive[@]}"
 check "a VDI can be created after the leader died (through node ${alive[0]})" T "${alive[0]}" vdi create after 8M
 check "node ${alive[1]} sees it" eval 'T ${alive[1]} vdi list | grep -q after'
