@@ -223,6 +223,72 @@ static int push_changes(struct node_ctx *c, const struct node_view *v)
 	return 0;
 }
 
+/* The locks of these vids as the leader holds them, to every other member
+ * (so a node that becomes leader holds them already). 0 or -EAGAIN. */
+static int push_locks(struct node_ctx *c, const struct node_view *v, const uint32_t *vids, int nv)
+{
+	struct node_repl *rp = c->repl;
+	int failed = 0;
+
+	for (int k = 0; k < nv; k++) {
+		struct store_lock_state ls;
+		uint8_t b[PEER_LOCK_LEN];
+		struct peer_call pc[RING_MAX_COPIES];
+		struct peer_prefix pre;
+
+		if (vids[k] == 0 || store_lock_state(c->store, vids[k], &ls) < 0) {
+			failed |= vids[k] != 0;
+			continue;
+		}
+		sd_put32(b, ls.vid);
+		sd_put32(b + 4, ls.held ? 1 : 0);
+		sd_put32(b + 8, ls.type);
+		sd_put32(b + 12, ls.count);
+		sd_put64(b + 16, ls.time);
+		prefix_of(&pre, v);
+		for (uint32_t base = 0; base < v->nr; base += RING_MAX_COPIES) {
+			uint32_t end = base + RING_MAX_COPIES < v->nr ? base + RING_MAX_COPIES : v->nr;
+			for (uint32_t i = base; i < end; i++)
+				if (!node_view_is_self(v, i)) {
+					peer_call_init(&pc[i - base], &v->m[i].data, SD_OP_PEER_LOCK_PUT, 0, 0,
+						       (uint32_t)v->scalar);
+					peer_call_send(&rp->peers, &pc[i - base], &pre, b, sizeof(b));
+				}
+			for (uint32_t i = base; i < end; i++)
+				if (!node_view_is_self(v, i) &&
+				    peer_call_finish(&rp->peers, &pc[i - base]) != SD_RES_SUCCESS)
+					failed = 1;
+		}
+	}
+	return failed ? -EAGAIN : 0;
+}
+
+/* The vids whose lock a successful request changed (LOCK, RELEASE, and a
+ * snapshot, which moves the lock to the new working vid); 0-2. */
+static int lock_vids(const struct node_req *r, const struct store_vdi_rsp *vrsp, uint32_t *vids)
+{
+	const struct sd_req *h = &r->hdr;
+
+	if (!store_locks_enforced(r->ctx->store))
+		return 0;
+	switch (h->opcode) {
+	case SD_OP_LOCK_VDI:
+		vids[0] = vrsp->vid;
+		return 1;
+	case SD_OP_RELEASE_VDI:
+		vids[0] = h->vdi.base_vdi_id;
+		return 1;
+	case SD_OP_NEW_VDI:
+		if (!h->vdi.snapid)
+			return 0;
+		vids[0] = vrsp->vid;
+		vids[1] = h->vdi.base_vdi_id;
+		return 2;
+	default:
+		return 0;
+	}
+}
+
 static int mutates(const struct sd_req *h)
 {
 	return h->opcode == SD_OP_NEW_VDI || h->opcode == SD_OP_DEL_VDI ||
@@ -246,8 +312,10 @@ static int leader_exec(struct node_req *r, struct node_view **vp, struct store_v
 		rp->pushed_mver = 0;    /* members may have missed anything: ship all once */
 	}
 	res = node__dispatch_local(r, vrsp, vdi);
-	if (res == SD_RES_SUCCESS && mutates(&r->hdr)) {
-		while (push_changes(c, *vp) < 0) {
+	uint32_t lv[2];
+	int nlv = res == SD_RES_SUCCESS ? lock_vids(r, vrsp, lv) : 0;
+	if (res == SD_RES_SUCCESS && (mutates(&r->hdr) || nlv)) {
+		while (push_changes(c, *vp) < 0 || push_locks(c, *vp, lv, nlv) < 0) {
 			if (node__repl_wait(rp, vp, deadline) < 0) {
 				node_log_limited(c->log, NODE_LIMIT_CATALOG, NODE_LOG_ERR,
 						 "catalog: %s done here but not every member took it within %u ms: "

@@ -40,6 +40,7 @@ const char *peer_opcode_name(uint8_t op)
 	case SD_OP_PEER_FORWARD: return "PEER_FORWARD";
 	case SD_OP_PEER_STAT_OBJ: return "PEER_STAT_OBJ";
 	case SD_OP_PEER_SUMMARY: return "PEER_SUMMARY";
+	case SD_OP_PEER_LOCK_PUT: return "PEER_LOCK_PUT";
 	default: return NULL;
 	}
 }

@@ -3,7 +3,7 @@
  *
  * Peer requests are ordinary 48-byte Sheepdog headers (object variant:
  * oid, cow_oid, offset) with opcodes in the daemon range the spec leaves
- * free (0xA0-0xA7), always with the WRITE flag: the payload starts with a
+ * free (0xA0-0xAA), always with the WRITE flag: the payload starts with a
  * 32-byte peer prefix, then the operation's bytes.
  *
  *   prefix  [0,16)  ring digest of the sender's view (epoch digest)
@@ -45,7 +45,12 @@ struct sd_client;
 #define SD_OP_PEER_STAT_OBJ    0xA8   /* version, size, flags of our copy (recovery, anti-entropy) */
 #define SD_OP_PEER_FIRST       SD_OP_PEER_WRITE_OBJ
 #define SD_OP_PEER_SUMMARY     0xA9   /* anti-entropy: per-bucket digests of what two nodes share */
-#define SD_OP_PEER_LAST        SD_OP_PEER_SUMMARY
+#define SD_OP_PEER_LOCK_PUT    0xAA   /* the leader's lock of one VDI, as a whole */
+#define SD_OP_PEER_LAST        SD_OP_PEER_LOCK_PUT
+
+/* PEER_LOCK_PUT payload after the prefix: vid LE32, held LE32 (0/1), type
+ * LE32, holders LE32, time LE64 */
+#define PEER_LOCK_LEN          24
 
 /* PEER_SUMMARY: the prefix arg is the requester's node index in the ring
  * both have (digests must match); the reply is PEER_SUMMARY_BUCKETS

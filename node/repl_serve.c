@@ -142,6 +142,30 @@ static int serve_stat(struct node_req *r, uint64_t oid, uint32_t arg)
 	return SD_RES_SUCCESS;
 }
 
+static int serve_lock_put(struct node_req *r, const uint8_t *data, uint32_t len)
+{
+	struct store_lock_state ls;
+
+	if (len != PEER_LOCK_LEN) {
+		node_log_bad(r->ctx->log, NODE_BAD_LENGTH, "PEER_LOCK_PUT of %u bytes: expected %d", len,
+			     PEER_LOCK_LEN);
+		return SD_RES_INVALID_PARMS;
+	}
+	ls.vid = sd_get32(data);
+	uint32_t held = sd_get32(data + 4);
+	ls.held = held == 1;
+	ls.type = sd_get32(data + 8);
+	ls.count = sd_get32(data + 12);
+	ls.time = sd_get64(data + 16);
+	int rc = held > 1 ? -EINVAL : store_lock_apply(r->ctx->store, &ls);
+	if (rc == -EINVAL) {
+		node_log_bad(r->ctx->log, NODE_BAD_LENGTH, "PEER_LOCK_PUT: bad lock (vid %06x held %u "
+			     "type %u holders %u)", ls.vid, held, ls.type, ls.count);
+		return SD_RES_INVALID_PARMS;
+	}
+	return rc ? SD_RES_EIO : SD_RES_SUCCESS;
+}
+
 static int serve_summary(struct node_req *r, struct node_view *v, uint32_t peer)
 {
 	if (!v || peer >= v->nr || v->self < 0 || peer == (uint32_t)v->self)
@@ -235,6 +259,9 @@ static int serve_opened(struct node_req *r, const uint8_t *in, uint32_t in_len)
 		break;
 	case SD_OP_PEER_SUMMARY:
 		res = serve_summary(r, v, pre.arg);
+		break;
+	case SD_OP_PEER_LOCK_PUT:
+		res = serve_lock_put(r, data, len);
 		break;
 	case SD_OP_PEER_STAT_OBJ:
 		res = serve_stat(r, oid, pre.arg);

@@ -294,4 +294,22 @@ int store_locks_enforced(const struct store *st);
  * or below it. */
 uint64_t store_last_version(struct store *st);
 
+/* --- lock replication (issue 5; code in locks_repl.c) --- */
+
+/* One VDI's lock as a whole: held or not, and the record if held. */
+struct store_lock_state {
+	uint32_t vid;
+	int held;
+	uint32_t type;              /* 0 normal, 1 shared */
+	uint32_t count;             /* holders, >= 1 when held */
+	uint64_t time;              /* sec<<32 | nsec when first taken */
+};
+/* The lock of vid (held = 0 if none). 0 or -errno. */
+int store_lock_state(struct store *st, uint32_t vid, struct store_lock_state *out);
+/* Make the lock of s->vid exactly s (put the record, or drop it); durable.
+ * -EINVAL for a vid out of range, a type other than 0/1 or a held lock with
+ * no holder; else 0 or -errno. Does not look at the catalog: a lock may
+ * arrive before its VDI's record. */
+int store_lock_apply(struct store *st, const struct store_lock_state *s);
+
 #endif

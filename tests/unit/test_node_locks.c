@@ -199,6 +199,41 @@ static void test_run(void **state)
 	assert_int_equal(r.out_len, 0);
 }
 
+/* store_lock_state/store_lock_apply: what the leader sends every node */
+static void test_lock_apply(void **state)
+{
+	struct tstore *ts = *state;
+	struct store_lock_state in = { .vid = 0x123456, .held = 1, .type = 1, .count = 3, .time = 77 }, out;
+
+	assert_int_equal(store_lock_state(ts->st, in.vid, &out), 0);
+	assert_int_equal(out.held, 0);
+	assert_int_equal(store_lock_apply(ts->st, &in), 0);
+	assert_int_equal(tstore_reopen(ts), 0);          /* durable */
+	assert_int_equal(store_lock_state(ts->st, in.vid, &out), 0);
+	assert_int_equal(out.held, 1);
+	assert_int_equal(out.type, 1);
+	assert_int_equal(out.count, 3);
+	assert_true(out.time == 77);
+	in.held = 0;
+	assert_int_equal(store_lock_apply(ts->st, &in), 0);
+	assert_int_equal(store_lock_state(ts->st, in.vid, &out), 0);
+	assert_int_equal(out.held, 0);
+	assert_int_equal(store_lock_apply(ts->st, &in), 0);   /* dropping no lock is fine */
+	/* refused: vid 0 or out of range, unknown type, a held lock without holders */
+	struct store_lock_state bad = { .vid = 0, .held = 1, .type = 0, .count = 1 };
+	assert_int_equal(store_lock_apply(ts->st, &bad), -EINVAL);
+	bad.vid = 1u << 24;
+	assert_int_equal(store_lock_apply(ts->st, &bad), -EINVAL);
+	bad.vid = 5;
+	bad.type = 2;
+	assert_int_equal(store_lock_apply(ts->st, &bad), -EINVAL);
+	bad.type = 0;
+	bad.count = 0;
+	assert_int_equal(store_lock_apply(ts->st, &bad), -EINVAL);
+	assert_int_equal(store_lock_state(ts->st, 5, &out), 0);
+	assert_int_equal(out.held, 0);
+}
+
 static void test_not_enforced(void **state)
 {
 	struct tstore *ts = *state;
@@ -223,6 +258,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_json, setup_enforced, tstore_teardown),
 		cmocka_unit_test_setup_teardown(test_run, setup_enforced, tstore_teardown),
 		cmocka_unit_test_setup_teardown(test_not_enforced, tstore_setup, tstore_teardown),
+		cmocka_unit_test_setup_teardown(test_lock_apply, setup_enforced, tstore_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
