@@ -69,13 +69,6 @@ static int vvers_load(struct store *st, struct vvers *t)
 
 /* ---- peer calls ---- */
 
-static void prefix_of(struct peer_prefix *p, const struct node_view *v)
-{
-	memcpy(p->digest, v->digest, RING_DIGEST_LEN);
-	p->version = 0;
-	p->arg = 0;
-}
-
 static int fetch_export(struct node_ctx *c, const struct node_view *v, uint32_t from, uint32_t vid,
 			uint8_t **buf, uint32_t *len)
 {
@@ -88,7 +81,7 @@ static int fetch_export(struct node_ctx *c, const struct node_view *v, uint32_t 
 	peer_call_init(&pc, &v->m[from].data, SD_OP_PEER_VDI_GET, vid, 0, (uint32_t)v->scalar);
 	pc.rbuf = b;
 	pc.rcap = CATALOG_EXPORT_MAX;
-	prefix_of(&pre, v);
+	node__prefix(&pre, v, 0, 0);
 	int rc = peer_call(&c->repl->peers, &pc, &pre, NULL, 0);
 	if (rc != SD_RES_SUCCESS) {
 		free(b);
@@ -124,7 +117,7 @@ static int sync_from(struct node_ctx *c, const struct node_view *v, uint32_t fro
 	peer_call_init(&pc, &v->m[from].data, SD_OP_PEER_VDI_LIST, 0, 0, (uint32_t)v->scalar);
 	pc.rbuf = list;
 	pc.rcap = CATALOG_LIST_MAX;
-	prefix_of(&pre, v);
+	node__prefix(&pre, v, 0, 0);
 	rc = peer_call(&c->repl->peers, &pc, &pre, NULL, 0);
 	if (rc == SD_RES_SUCCESS && pc.rsp.data_length % 12)
 		rc = SD_RES_INVALID_PARMS;
@@ -168,6 +161,29 @@ static void sync_all(struct node_ctx *c, const struct node_view *v)
 	free(mine.a);
 }
 
+/* Send op with data to every other member of v, in parallel a ring's
+ * worth at a time. 0 if all answered SUCCESS, else 1. */
+static int broadcast(struct node_ctx *c, const struct node_view *v, uint8_t op, const void *data, uint32_t len)
+{
+	struct peer_call pc[RING_MAX_COPIES];
+	struct peer_prefix pre;
+	int failed = 0;
+
+	node__prefix(&pre, v, 0, 0);
+	for (uint32_t base = 0; base < v->nr; base += RING_MAX_COPIES) {
+		uint32_t end = base + RING_MAX_COPIES < v->nr ? base + RING_MAX_COPIES : v->nr;
+		for (uint32_t i = base; i < end; i++)
+			if (!node_view_is_self(v, i)) {
+				peer_call_init(&pc[i - base], &v->m[i].data, op, 0, 0, (uint32_t)v->scalar);
+				peer_call_send(&c->repl->peers, &pc[i - base], &pre, data, len);
+			}
+		for (uint32_t i = base; i < end; i++)
+			if (!node_view_is_self(v, i) && peer_call_finish(&c->repl->peers, &pc[i - base]) != SD_RES_SUCCESS)
+				failed = 1;
+	}
+	return failed;
+}
+
 /* Ship every VDI with mver > pushed_mver to all other members. 0, or
  * -EAGAIN when some member did not take it (wait for a new ring, retry). */
 static int push_changes(struct node_ctx *c, const struct node_view *v)
@@ -182,8 +198,6 @@ static int push_changes(struct node_ctx *c, const struct node_view *v)
 	for (size_t k = 0; k < mine.n; k++) {
 		uint8_t *exp;
 		size_t elen;
-		struct peer_call pc[RING_MAX_COPIES];
-		struct peer_prefix pre;
 
 		if (mine.a[k].mver <= rp->pushed_mver)
 			continue;
@@ -191,24 +205,7 @@ static int push_changes(struct node_ctx *c, const struct node_view *v)
 			failed = 1;
 			continue;
 		}
-		prefix_of(&pre, v);
-		/* in parallel, a ring's worth at a time */
-		for (uint32_t base = 0; base < v->nr; base += RING_MAX_COPIES) {
-			uint32_t end = base + RING_MAX_COPIES < v->nr ? base + RING_MAX_COPIES : v->nr;
-			for (uint32_t i = base; i < end; i++) {
-				if (node_view_is_self(v, i))
-					continue;
-				peer_call_init(&pc[i - base], &v->m[i].data, SD_OP_PEER_VDI_PUT, 0, 0,
-					       (uint32_t)v->scalar);
-				peer_call_send(&rp->peers, &pc[i - base], &pre, exp, (uint32_t)elen);
-			}
-			for (uint32_t i = base; i < end; i++) {
-				if (node_view_is_self(v, i))
-					continue;
-				if (peer_call_finish(&rp->peers, &pc[i - base]) != SD_RES_SUCCESS)
-					failed = 1;
-			}
-		}
+		failed |= broadcast(c, v, SD_OP_PEER_VDI_PUT, exp, (uint32_t)elen);
 		free(exp);
 		atomic_fetch_add(&rp->pushes, 1);
 		if (mine.a[k].mver > top)
@@ -227,14 +224,11 @@ static int push_changes(struct node_ctx *c, const struct node_view *v)
  * (so a node that becomes leader holds them already). 0 or -EAGAIN. */
 static int push_locks(struct node_ctx *c, const struct node_view *v, const uint32_t *vids, int nv)
 {
-	struct node_repl *rp = c->repl;
 	int failed = 0;
 
 	for (int k = 0; k < nv; k++) {
 		struct store_lock_state ls;
 		uint8_t b[PEER_LOCK_LEN];
-		struct peer_call pc[RING_MAX_COPIES];
-		struct peer_prefix pre;
 
 		if (vids[k] == 0 || store_lock_state(c->store, vids[k], &ls) < 0) {
 			failed |= vids[k] != 0;
@@ -245,20 +239,7 @@ static int push_locks(struct node_ctx *c, const struct node_view *v, const uint3
 		sd_put32(b + 8, ls.type);
 		sd_put32(b + 12, ls.count);
 		sd_put64(b + 16, ls.time);
-		prefix_of(&pre, v);
-		for (uint32_t base = 0; base < v->nr; base += RING_MAX_COPIES) {
-			uint32_t end = base + RING_MAX_COPIES < v->nr ? base + RING_MAX_COPIES : v->nr;
-			for (uint32_t i = base; i < end; i++)
-				if (!node_view_is_self(v, i)) {
-					peer_call_init(&pc[i - base], &v->m[i].data, SD_OP_PEER_LOCK_PUT, 0, 0,
-						       (uint32_t)v->scalar);
-					peer_call_send(&rp->peers, &pc[i - base], &pre, b, sizeof(b));
-				}
-			for (uint32_t i = base; i < end; i++)
-				if (!node_view_is_self(v, i) &&
-				    peer_call_finish(&rp->peers, &pc[i - base]) != SD_RES_SUCCESS)
-					failed = 1;
-		}
+		failed |= broadcast(c, v, SD_OP_PEER_LOCK_PUT, b, sizeof(b));
 	}
 	return failed ? -EAGAIN : 0;
 }
@@ -352,7 +333,7 @@ static int forward(struct node_req *r, struct node_view *v, struct store_vdi_rsp
 	peer_call_init(&pc, &v->m[v->leader].data, SD_OP_PEER_FORWARD, 0, 0, (uint32_t)v->scalar);
 	pc.rbuf = rbuf;
 	pc.rcap = SD_RSP_SIZE + (size_t)want;
-	prefix_of(&pre, v);
+	node__prefix(&pre, v, 0, 0);
 	rc = peer_call(&c->repl->peers, &pc, &pre, send, SD_REQ_SIZE + in_len);
 	free(send);
 	if (rc == SD_RES_SUCCESS && pc.rsp.data_length < SD_RSP_SIZE)
@@ -476,7 +457,7 @@ int node__catalog_give(struct node_req *r, struct node_view *v, uint32_t target,
 		struct peer_call pc;
 		struct peer_prefix pre;
 		peer_call_init(&pc, &v->m[target].data, SD_OP_PEER_VDI_PUT, 0, 0, (uint32_t)v->scalar);
-		prefix_of(&pre, v);
+		node__prefix(&pre, v, 0, 0);
 		rc = peer_call(&c->repl->peers, &pc, &pre, exp, (uint32_t)elen);
 	}
 	free(exp);

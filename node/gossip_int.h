@@ -10,6 +10,7 @@
 #include "gossip/epoch.h"
 #include "gossip/ring.h"
 #include "gossip/seal.h"
+#include "node/view.h"
 #include "gossip/swim.h"
 
 struct store;
@@ -44,7 +45,7 @@ struct ring_pull {
 struct node_ring {
 	struct store *store;                 /* NULL: no history (tests) */
 	struct epoch e;                      /* the agreed version (g->mu) */
-	struct ring *ring;                   /* epoch_state_ring(e), or NULL */
+	struct node_shared_ring *sring;      /* epoch_state_ring(e), or NULL; views share it */
 	uint8_t digest[EPOCH_DIGEST_LEN];
 	uint64_t generation;                 /* ours, as in swim meta */
 	uint32_t placed;                     /* IN members with weight > 0 */

@@ -166,37 +166,37 @@ static void publish(struct node_gossip *g)
 	uint64_t scalar = epoch_scalar(&r->e);
 	r->placed = (uint32_t)epoch_state_placed(&r->e.state, NULL, 0);
 	int rc = epoch_state_ring(&r->e.state, RING_VNODES_PER_UNIT_DEFAULT, &ring);
-	if (rc < 0) {
-		log_err(g->log, "ring: cannot build the ring of version %" PRIu64 ": %s", scalar, strerror(-rc));
+	struct node_shared_ring *sr = rc < 0 ? NULL : node_shared_ring_new(ring);
+	if (!sr) {
+		log_err(g->log, "ring: cannot build the ring of version %" PRIu64 ": %s", scalar,
+			strerror(rc < 0 ? -rc : ENOMEM));
 	} else {
-		ring_free(r->ring);
-		r->ring = ring;
+		node_shared_ring_put(r->sring);
+		r->sring = sr;
 	}
 	for (int i = 0; i < EPOCH_DIGEST_LEN; i++)
 		snprintf(hex + 2 * i, 3, "%02x", r->digest[i]);
 	log_info(g->log, "ring version %" PRIu64 " digest %.8s members %u", scalar, hex, r->placed);
 	history_save(g, scalar);
-	publish_view(g);
+	if (sr)
+		publish_view(g);   /* never the old ring under the new digest */
 }
 
-/* The routing view of the agreed ring: its own copy of the ring, each
- * placed member's data address from the member table. */
+/* The routing view of the agreed ring (shared with publish(), not rebuilt
+ * when only a member's address changed), each placed member's data address
+ * from the member table. */
 static void publish_view(struct node_gossip *g)
 {
 	struct node_ring *r = &g->r;
-	struct ring *ring = NULL;
 
 	r->view_dirty = 0;
-	if (!r->views)
+	if (!r->views || !r->sring)
 		return;
-	if (epoch_state_ring(&r->e.state, RING_VNODES_PER_UNIT_DEFAULT, &ring) < 0)
-		return;
+	const struct ring *ring = r->sring->ring;
 	size_t nr = ring_nr_nodes(ring);
 	struct node_view_member *mm = calloc(nr ? nr : 1, sizeof(*mm));
-	if (!mm) {
-		ring_free(ring);
+	if (!mm)
 		return;
-	}
 	for (size_t i = 0; i < nr; i++) {
 		const struct ring_member *rm = ring_node(ring, (uint32_t)i);
 		const struct swim_member *sm = swim_member_find(g->swim, rm->id);
@@ -204,7 +204,7 @@ static void publish_view(struct node_gossip *g)
 		if (sm)
 			mm[i].data = sm->data;
 	}
-	if (node_views_publish(r->views, ring, r->digest, epoch_scalar(&r->e), mm, g->id) < 0)
+	if (node_views_publish(r->views, r->sring, r->digest, epoch_scalar(&r->e), mm, g->id) < 0)
 		log_err(g->log, "ring: cannot publish the routing view: out of memory");
 	free(mm);
 }
@@ -234,7 +234,8 @@ void node__ring_on_event(struct node_gossip *g, const struct swim_member *m, enu
 
 	if (!g->r.inited)
 		return;     /* ring not started */
-	if (ev == SWIM_EV_JOIN || ev == SWIM_EV_UPDATE)
+	/* a placed member's address may be new: the routing view needs it */
+	if ((ev == SWIM_EV_JOIN || ev == SWIM_EV_UPDATE) && g->r.sring && ring_find(g->r.sring->ring, m->id) >= 0)
 		g->r.view_dirty = 1;
 	if (node_ring_event(m, ev, &e))
 		record(g, &e);
@@ -485,8 +486,8 @@ void node__ring_stop(struct node_gossip *g)
 	ev_async_stop(g->loop, &r->done);
 	for (int i = 0; i < RING_PULL_SLOTS; i++)
 		epoch_fini(&r->slot[i].e);
-	ring_free(r->ring);
-	r->ring = NULL;
+	node_shared_ring_put(r->sring);
+	r->sring = NULL;
 	epoch_fini(&r->e);
 	pthread_cond_destroy(&r->pcond);
 	pthread_mutex_destroy(&r->pmu);

@@ -182,13 +182,6 @@ struct peer_copy {
 	uint32_t flags;
 };
 
-static void prefix_of(struct peer_prefix *pre, const struct node_view *v, uint64_t version, uint32_t arg)
-{
-	memcpy(pre->digest, v->digest, RING_DIGEST_LEN);
-	pre->version = version;
-	pre->arg = arg;
-}
-
 static void stat_peer(struct pass *p, uint32_t idx, uint64_t oid, struct peer_copy *out, uint32_t arg)
 {
 	struct peer_call pc;
@@ -199,7 +192,7 @@ static void stat_peer(struct pass *p, uint32_t idx, uint64_t oid, struct peer_co
 	peer_call_init(&pc, &p->v->m[idx].data, SD_OP_PEER_STAT_OBJ, oid, 0, (uint32_t)p->v->scalar);
 	pc.rbuf = buf;
 	pc.rcap = sizeof(buf);
-	prefix_of(&pre, p->v, 0, arg);
+	node__prefix(&pre, p->v, 0, arg);
 	out->rc = peer_call(&p->c->repl->peers, &pc, &pre, NULL, 0);
 	if (out->rc == SD_RES_SUCCESS && pc.rsp.data_length != PEER_STAT_LEN)
 		out->rc = -EPROTO;
@@ -217,7 +210,7 @@ static int put_peer(struct pass *p, uint32_t idx, uint64_t oid, const uint8_t *b
 	struct peer_prefix pre;
 
 	peer_call_init(&pc, &p->v->m[idx].data, SD_OP_PEER_PUT_OBJ, oid, 0, (uint32_t)p->v->scalar);
-	prefix_of(&pre, p->v, version, 0);
+	node__prefix(&pre, p->v, version, 0);
 	int rc = peer_call(&p->c->repl->peers, &pc, &pre, b, len);
 	if (rc == SD_RES_SM_NEED_VDI) {
 		struct node_req fake;
@@ -230,48 +223,25 @@ static int put_peer(struct pass *p, uint32_t idx, uint64_t oid, const uint8_t *b
 }
 
 /* The whole copy at node idx, with its version. */
-static int read_peer(struct pass *p, uint32_t idx, uint64_t oid, uint8_t **out, uint32_t *len, uint64_t *version)
+static int read_peer(struct pass *p, uint32_t idx, uint64_t oid, struct repl_got *g)
 {
-	struct peer_call pc;
-	struct peer_prefix pre;
-	size_t cap = p->c->max_request + PEER_READ_VERSION_LEN;
-	uint8_t *b = malloc(cap);
-
-	if (!b)
-		return SD_RES_NO_MEM;
-	peer_call_init(&pc, &p->v->m[idx].data, SD_OP_PEER_READ_OBJ, oid, 0, (uint32_t)p->v->scalar);
-	pc.rbuf = b;
-	pc.rcap = cap;
-	prefix_of(&pre, p->v, 0, 0);
-	int rc = peer_call(&p->c->repl->peers, &pc, &pre, NULL, 0);
-	if (rc == SD_RES_SUCCESS && pc.rsp.data_length < PEER_READ_VERSION_LEN)
-		rc = -EPROTO;
-	if (rc != SD_RES_SUCCESS) {
-		free(b);
-		return rc;
-	}
-	*version = sd_get64(b);
-	*len = pc.rsp.data_length - PEER_READ_VERSION_LEN;
-	memmove(b, b + PEER_READ_VERSION_LEN, *len);
-	*out = b;
-	return SD_RES_SUCCESS;
+	return node__remote_get(p->c, p->v, &p->v->m[idx].data, oid, 0, 0, g);
 }
 
 /* Replace our copy with the one at node idx if its bytes hash to want
  * (and it has our version). 1 on success. */
 static int fetch_good(struct pass *p, uint32_t idx, uint64_t oid, uint64_t version, const uint8_t *want)
 {
-	uint8_t *b, h[32];
-	uint32_t len;
-	uint64_t ver;
+	struct repl_got g;
+	uint8_t h[32];
 
-	if (read_peer(p, idx, oid, &b, &len, &ver) != SD_RES_SUCCESS)
+	if (read_peer(p, idx, oid, &g) != SD_RES_SUCCESS)
 		return 0;
-	crypto_generichash(h, sizeof(h), b, len, NULL, 0);
-	int good = !memcmp(h, want, sizeof(h)) && ver == version &&
-		   store_obj_put(p->c->store, oid, b, len, ver) == SD_RES_SUCCESS;
-	throttle(p, len);
-	free(b);
+	crypto_generichash(h, sizeof(h), g.b, g.len, NULL, 0);
+	int good = !memcmp(h, want, sizeof(h)) && g.version == version &&
+		   store_obj_put(p->c->store, oid, g.b, g.len, g.version) == SD_RES_SUCCESS;
+	throttle(p, g.len);
+	free(g.b);
 	return good;
 }
 
@@ -376,10 +346,8 @@ static int recover_one(struct pass *p, uint64_t oid)
 	struct peer_copy pcs[RING_MAX_COPIES];
 	int copies = copies_of(p, sd_oid_vid(oid));
 
-	if (copies < 0 || store_obj_stat(p->c->store, oid, &oi) != SD_RES_SUCCESS) {
-		atomic_fetch_add(&rc->skipped, 1);
+	if (copies < 0 || store_obj_stat(p->c->store, oid, &oi) != SD_RES_SUCCESS)
 		return 0;       /* a deleted VDI's object (reclaim takes it) or gone meanwhile */
-	}
 	int n = node_view_locate(p->v, oid, (unsigned)copies, idx);
 	int self = -1, failed = 0;
 	uint64_t maxv = oi.version;
@@ -407,17 +375,16 @@ static int recover_one(struct pass *p, uint64_t oid)
 	if (newest >= 0) {
 		/* ours is older: fetch the newest if we are a holder */
 		if (self >= 0) {
-			uint8_t *b;
-			uint32_t len;
-			uint64_t ver;
-			if (read_peer(p, idx[newest], oid, &b, &len, &ver) == SD_RES_SUCCESS) {
-				if (ver >= oi.version && store_obj_put(p->c->store, oid, b, len, ver) == SD_RES_SUCCESS) {
+			struct repl_got g;
+			if (read_peer(p, idx[newest], oid, &g) == SD_RES_SUCCESS) {
+				if (g.version >= oi.version &&
+				    store_obj_put(p->c->store, oid, g.b, g.len, g.version) == SD_RES_SUCCESS) {
 					atomic_fetch_add(&rc->pulled, 1);
-					atomic_fetch_add(&rc->bytes, len);
+					atomic_fetch_add(&rc->bytes, g.len);
 					node_repl_verified(p->c->repl, oid);
 				}
-				throttle(p, len);
-				free(b);
+				throttle(p, g.len);
+				free(g.b);
 			}
 		}
 		return 0;
@@ -524,7 +491,7 @@ static void run_pass(struct node_recovery *rc, struct node_view *v, int scrub)
 		peer_call_init(&pc, &v->m[r].data, SD_OP_PEER_SUMMARY, 0, 0, (uint32_t)v->scalar);
 		pc.rbuf = theirs;
 		pc.rcap = PEER_SUMMARY_LEN;
-		prefix_of(&pre, v, 0, (uint32_t)v->self);
+		node__prefix(&pre, v, 0, (uint32_t)v->self);
 		int ok = peer_call(&c->repl->peers, &pc, &pre, NULL, 0) == SD_RES_SUCCESS &&
 			 pc.rsp.data_length == PEER_SUMMARY_LEN;
 		for (unsigned b = 0; b < PEER_SUMMARY_BUCKETS; b++)
@@ -567,7 +534,6 @@ static void run_pass(struct node_recovery *rc, struct node_view *v, int scrub)
 		atomic_fetch_add(&rc->bytes_done, p.sizes[i]);
 	}
 	atomic_store(&rc->running, 0);
-	atomic_store(&rc->ended_ms, node__mono_ms());
 	atomic_fetch_add(&rc->passes, 1);
 	uint64_t moved = atomic_load(&rc->bytes) - b0;
 	if (moved || atomic_load(&rc->removed) != rm0 || atomic_load(&rc->corrupt) != co0 || i < p.n)

@@ -43,7 +43,7 @@ struct node_recovery {
 	/* progress of the running (or last) pass; any thread reads them */
 	atomic_int running;
 	atomic_uint_fast64_t ring_epoch, total, done, bytes_total, bytes_done, bytes, pushed, pulled, removed, verified,
-			     scrubbed, corrupt, repaired, skipped, in_sync, passes, started_ms, ended_ms;
+			     scrubbed, corrupt, repaired, in_sync, passes, started_ms;
 };
 
 int node_recovery_start(struct node_recovery *rc, struct node_ctx *ctx, unsigned ae_interval_s,

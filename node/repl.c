@@ -182,7 +182,7 @@ static int transient(int rc)
 	return rc < 0 || rc == SD_RES_SM_RING_STALE || rc == SD_RES_SM_NEED_VDI;
 }
 
-static void prefix_for(struct peer_prefix *p, const struct node_view *v, uint64_t version, uint32_t arg)
+void node__prefix(struct peer_prefix *p, const struct node_view *v, uint64_t version, uint32_t arg)
 {
 	memcpy(p->digest, v->digest, RING_DIGEST_LEN);
 	p->version = version;
@@ -221,7 +221,7 @@ int node__local_get(struct node_ctx *c, uint64_t oid, uint64_t off, uint32_t len
 	return SD_RES_SUCCESS;
 }
 
-static int remote_get(struct node_ctx *c, const struct node_view *v, const struct swim_addr *to,
+int node__remote_get(struct node_ctx *c, const struct node_view *v, const struct swim_addr *to,
 		      uint64_t oid, uint64_t off, uint32_t len, struct repl_got *g)
 {
 	struct peer_call pc;
@@ -235,7 +235,7 @@ static int remote_get(struct node_ctx *c, const struct node_view *v, const struc
 	peer_call_init(&pc, to, SD_OP_PEER_READ_OBJ, oid, off, (uint32_t)v->scalar);
 	pc.rbuf = b;
 	pc.rcap = cap;
-	prefix_for(&pre, v, 0, len);
+	node__prefix(&pre, v, 0, len);
 	int rc = peer_call(&c->repl->peers, &pc, &pre, NULL, 0);
 	if (rc == SD_RES_SUCCESS && (pc.rsp.data_length < PEER_READ_VERSION_LEN ||
 				     (len && pc.rsp.data_length != len + PEER_READ_VERSION_LEN)))
@@ -311,7 +311,7 @@ int node__repl_read(struct node_req *r, struct node_view **vp, uint64_t oid, uin
 		read_plan(&plan, *vp, oid, copies);
 		for (uint32_t i = 0; i < plan.n; i++) {
 			int rc = plan.c[i].self ? node__local_get(c, oid, off, len, &g)
-						: remote_get(c, *vp, &plan.c[i].a, oid, off, len, &g);
+						: node__remote_get(c, *vp, &plan.c[i].a, oid, off, len, &g);
 			if (rc == SD_RES_SUCCESS && !g.unverified) {
 				free(best.b);
 				if (i)
@@ -370,7 +370,7 @@ static int repair_replica(struct node_req *r, struct node_view *v, uint64_t oid,
 	struct node_ctx *c = r->ctx;
 	struct repl_got g;
 	int rc = node_view_is_self(v, source) ? node__local_get(c, oid, 0, 0, &g)
-					      : remote_get(c, v, &v->m[source].data, oid, 0, 0, &g);
+					      : node__remote_get(c, v, &v->m[source].data, oid, 0, 0, &g);
 	if (rc != SD_RES_SUCCESS)
 		return rc;
 	uint8_t *buf = g.b;
@@ -381,7 +381,7 @@ static int repair_replica(struct node_req *r, struct node_view *v, uint64_t oid,
 		struct peer_call pc;
 		struct peer_prefix pre;
 		peer_call_init(&pc, &v->m[target].data, SD_OP_PEER_PUT_OBJ, oid, 0, (uint32_t)v->scalar);
-		prefix_for(&pre, v, version, 0);
+		node__prefix(&pre, v, version, 0);
 		rc = peer_call(&c->repl->peers, &pc, &pre, buf, len);
 	}
 	free(buf);
@@ -412,7 +412,7 @@ static int reconcile(struct node_req *r, struct node_view **vp, uint64_t oid, un
 			struct peer_call pc;
 			struct peer_prefix pre;
 			peer_call_init(&pc, &v->m[idx[i]].data, SD_OP_PEER_PUT_OBJ, oid, 0, (uint32_t)v->scalar);
-			prefix_for(&pre, v, version, 0);
+			node__prefix(&pre, v, version, 0);
 			rc = peer_call(&c->repl->peers, &pc, &pre, buf, len);
 		}
 	}
@@ -433,7 +433,7 @@ static void write_round(struct node_req *r, struct node_view *v, const uint32_t 
 	struct peer_prefix pre;
 	int local = -1;
 
-	prefix_for(&pre, v, version, 0);
+	node__prefix(&pre, v, version, 0);
 	for (int i = 0; i < n; i++) {
 		if (node_view_is_self(v, idx[i])) {
 			local = i;

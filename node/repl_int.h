@@ -21,6 +21,11 @@ struct repl_got {
 	uint64_t version;
 	int unverified;             /* predates that replica's (re)join */
 };
+/* A request's prefix under view v. */
+void node__prefix(struct peer_prefix *p, const struct node_view *v, uint64_t version, uint32_t arg);
+/* PEER_READ_OBJ of len bytes (0 = the whole object) from the node at to. */
+int node__remote_get(struct node_ctx *c, const struct node_view *v, const struct swim_addr *to,
+		     uint64_t oid, uint64_t off, uint32_t len, struct repl_got *g);
 /* Local read, len 0 = the whole object. SD_RES_*. */
 int node__local_get(struct node_ctx *c, uint64_t oid, uint64_t off, uint32_t len, struct repl_got *g);
 /* Raise the HLC past a version seen from a peer. */

@@ -24,9 +24,30 @@ int node_views_init(struct node_views *vs)
 	return 0;
 }
 
+struct node_shared_ring *node_shared_ring_new(struct ring *ring)
+{
+	struct node_shared_ring *sr = malloc(sizeof(*sr));
+
+	if (!sr) {
+		ring_free(ring);
+		return NULL;
+	}
+	atomic_init(&sr->refs, 1);
+	sr->ring = ring;
+	return sr;
+}
+
+void node_shared_ring_put(struct node_shared_ring *sr)
+{
+	if (sr && atomic_fetch_sub(&sr->refs, 1) == 1) {
+		ring_free(sr->ring);
+		free(sr);
+	}
+}
+
 static void view_free(struct node_view *v)
 {
-	ring_free(v->ring);
+	node_shared_ring_put(v->sr);
 	free(v);
 }
 
@@ -46,18 +67,19 @@ void node_views_fini(struct node_views *vs)
 	pthread_mutex_destroy(&vs->mu);
 }
 
-int node_views_publish(struct node_views *vs, struct ring *ring, const uint8_t digest[RING_DIGEST_LEN],
+int node_views_publish(struct node_views *vs, struct node_shared_ring *sr, const uint8_t digest[RING_DIGEST_LEN],
 		       uint64_t scalar, const struct node_view_member *members,
 		       const uint8_t self_id[RING_ID_LEN])
 {
+	struct ring *ring = sr->ring;
 	size_t nr = ring_nr_nodes(ring);
 	struct node_view *v = calloc(1, sizeof(*v) + nr * sizeof(v->m[0]));
 
-	if (!v) {
-		ring_free(ring);
+	if (!v)
 		return -ENOMEM;
-	}
 	atomic_init(&v->refs, 1);
+	atomic_fetch_add(&sr->refs, 1);
+	v->sr = sr;
 	v->ring = ring;
 	memcpy(v->digest, digest, RING_DIGEST_LEN);
 	v->scalar = scalar;

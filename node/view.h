@@ -19,6 +19,16 @@
 #include "gossip/ring.h"
 #include "gossip/swim.h"
 
+/* A ring shared by the views built from it (a new view for a changed
+ * member address keeps the ring it already has: no rebuild). */
+struct node_shared_ring {
+	atomic_uint refs;
+	struct ring *ring;              /* owned */
+};
+/* Takes ownership of ring; NULL (ring freed) if out of memory. */
+struct node_shared_ring *node_shared_ring_new(struct ring *ring);
+void node_shared_ring_put(struct node_shared_ring *sr);
+
 struct node_view_member {
 	uint8_t id[RING_ID_LEN];
 	struct swim_addr data;          /* port 0: address not known (yet) */
@@ -26,7 +36,8 @@ struct node_view_member {
 
 struct node_view {
 	atomic_uint refs;
-	struct ring *ring;              /* owned; never NULL */
+	struct node_shared_ring *sr;    /* a reference; never NULL */
+	struct ring *ring;              /* = sr->ring */
 	uint8_t digest[RING_DIGEST_LEN];/* the epoch digest requests carry */
 	uint64_t scalar;                /* epoch_scalar(), for logs */
 	uint32_t nr;                    /* = ring_nr_nodes() */
@@ -48,10 +59,10 @@ struct node_views {
 
 int node_views_init(struct node_views *vs);
 void node_views_fini(struct node_views *vs);
-/* Takes ownership of ring; members[i] are by ring node index (nr entries);
+/* Takes a reference to sr; members[i] are by ring node index (nr entries);
  * self_id: our id. The old current view becomes the new one's prev. 0 or
- * -ENOMEM (ring freed then). */
-int node_views_publish(struct node_views *vs, struct ring *ring, const uint8_t digest[RING_DIGEST_LEN],
+ * -ENOMEM. */
+int node_views_publish(struct node_views *vs, struct node_shared_ring *sr, const uint8_t digest[RING_DIGEST_LEN],
 		       uint64_t scalar, const struct node_view_member *members,
 		       const uint8_t self_id[RING_ID_LEN]);
 /* A reference to the current view (NULL if none); drop it with node_view_put. */

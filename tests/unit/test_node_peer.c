@@ -51,11 +51,23 @@ static void members(struct ring_member *rm, struct node_view_member *vm, int n, 
 	}
 }
 
-static struct ring *mkring(const struct ring_member *rm, int n)
+/* a shared ring; the caller drops its reference after publishing */
+static struct node_shared_ring *mkring(const struct ring_member *rm, int n)
 {
 	struct ring *r;
 	assert_int_equal(ring_new(&r, rm, (size_t)n, 0), 0);
-	return r;
+	struct node_shared_ring *sr = node_shared_ring_new(r);
+	assert_non_null(sr);
+	return sr;
+}
+
+static int publish(struct node_views *vs, const struct ring_member *rm, int n, const uint8_t *digest,
+		   uint64_t scalar, const struct node_view_member *vm, const uint8_t *self)
+{
+	struct node_shared_ring *sr = mkring(rm, n);
+	int rc = node_views_publish(vs, sr, digest, scalar, vm, self);
+	node_shared_ring_put(sr);
+	return rc;
 }
 
 static void test_views(void **state)
@@ -72,7 +84,7 @@ static void test_views(void **state)
 
 	/* alone: one member, ourselves */
 	members(rm, vm, 1, 10);
-	assert_int_equal(node_views_publish(&vs, mkring(rm, 1), d1, 1, vm, rm[0].id), 0);
+	assert_int_equal(publish(&vs, rm, 1, d1, 1, vm, rm[0].id), 0);
 	struct node_view *v1 = node_views_get(&vs);
 	assert_non_null(v1);
 	assert_true(node_view_alone(v1));
@@ -81,7 +93,7 @@ static void test_views(void **state)
 
 	/* three members, we are the middle id; the leader is index 0 (lowest id) */
 	members(rm, vm, 3, 10);
-	assert_int_equal(node_views_publish(&vs, mkring(rm, 3), d2, 2, vm, rm[1].id), 0);
+	assert_int_equal(publish(&vs, rm, 3, d2, 2, vm, rm[1].id), 0);
 	struct node_view *v2 = node_views_get(&vs);
 	assert_false(node_view_alone(v2));
 	assert_int_equal(v2->nr, 3);
@@ -104,7 +116,7 @@ static void test_views(void **state)
 
 	/* a third view keeps one level of history only; v1 lives while we hold it */
 	members(rm, vm, 5, 10);
-	assert_int_equal(node_views_publish(&vs, mkring(rm, 5), d3, 3, vm, (uint8_t[16]){ 0x77 }), 0);
+	assert_int_equal(publish(&vs, rm, 5, d3, 3, vm, (uint8_t[16]){ 0x77 }), 0);
 	struct node_view *v3 = node_views_get(&vs);
 	assert_int_equal(v3->self, -1);             /* we are not placed */
 	assert_ptr_equal(v3->prev, v2);
